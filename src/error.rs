@@ -1,0 +1,141 @@
+//! The crate's one error type.
+#![forbid(unsafe_code)]
+
+use std::io;
+
+/// Everything that can go wrong in shmkit.
+///
+/// Each variant says what was expected and what was found, so the message alone is
+/// enough to fix the call. Operations that fail on a hot path and must not lose the
+/// caller's value (a full queue, for instance) use their own small error types that hand
+/// the value back; they convert into this one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No segment of that name exists.
+    #[error("segment `{name}` does not exist")]
+    NotFound {
+        /// The segment name as given by the caller.
+        name: String,
+    },
+    /// `create` found a segment of that name already.
+    #[error("segment `{name}` already exists")]
+    AlreadyExists {
+        /// The segment name as given by the caller.
+        name: String,
+    },
+    /// The name is not a valid portable segment name.
+    #[error("invalid segment name {name:?}: {reason}")]
+    InvalidName {
+        /// The rejected name.
+        name: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// The segment holds elements of another type.
+    #[error("type mismatch: expected {expected}, found {found}")]
+    TypeMismatch {
+        /// The caller's type, as `name (size S, align A)`.
+        expected: String,
+        /// The segment's type, in the same form.
+        found: String,
+    },
+    /// The segment is of another kind (a queue opened as a value, ...).
+    #[error("kind mismatch: expected a {expected} segment, found {found}")]
+    KindMismatch {
+        /// The kind the caller asked for.
+        expected: String,
+        /// The kind recorded in the segment.
+        found: String,
+    },
+    /// The segment was written by an incompatible format version.
+    #[error(
+        "format version mismatch: this build reads version {expected}, the segment has {found}"
+    )]
+    VersionMismatch {
+        /// The version this build understands.
+        expected: u32,
+        /// The version recorded in the segment.
+        found: u32,
+    },
+    /// The segment's bytes are not a valid shmkit segment.
+    #[error("segment `{name}` is corrupt: {reason}")]
+    Corrupt {
+        /// The segment name (empty for an anonymous segment).
+        name: String,
+        /// What exactly is wrong.
+        reason: String,
+    },
+    /// The OS refused access.
+    #[error("permission denied for segment `{name}`")]
+    PermissionDenied {
+        /// The segment name.
+        name: String,
+    },
+    /// A segment never became ready: its creator died or is still initializing.
+    #[error("segment `{name}` is not ready: {reason}")]
+    NotReady {
+        /// The segment name.
+        name: String,
+        /// What was seen (creator pid and whether it is alive, or an empty object).
+        reason: String,
+    },
+    /// A bounded wait ran out.
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    /// A non-blocking call would have had to wait.
+    #[error("the operation would block")]
+    WouldBlock,
+    /// The lock was acquired, but its previous owner died while holding it; the protected
+    /// data may be inconsistent. See [`crate::sync::OwnerDied`] to recover the lock.
+    #[error("the previous owner of the lock died while holding it; the data may need repair")]
+    OwnerDied,
+    /// This thread already holds the lock (a second `lock` would deadlock).
+    #[error("this thread already holds the lock; locking it again would deadlock")]
+    Deadlock,
+    /// A lock can no longer be used: its state is unrecoverable.
+    #[error("the lock is not recoverable: {0}")]
+    NotRecoverable(String),
+    /// An index past the end of an array.
+    #[error("index {index} is out of bounds for length {len}")]
+    OutOfBounds {
+        /// The index asked for (or the end of the range).
+        index: usize,
+        /// The array's length.
+        len: usize,
+    },
+    /// An argument was outside what the call accepts.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The operation is not supported on this platform or build.
+    #[error("unsupported: {0}")]
+    Unsupported(&'static str),
+    /// Any other OS error, with what was being done.
+    #[error("{context}: {source}")]
+    Io {
+        /// What shmkit was doing.
+        context: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// shmkit's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(name: &str, reason: impl Into<String>) -> Self {
+        Error::Corrupt {
+            name: name.to_string(),
+            reason: reason.into(),
+        }
+    }
+}

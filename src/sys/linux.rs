@@ -1,0 +1,241 @@
+//! Linux: POSIX shm, memfd, robust process-shared pthread mutexes, shared futexes.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+use rustix::fs::Mode;
+use rustix::shm;
+
+use super::{LockOutcome, PTHREAD_MUTEX_BYTES};
+
+const _: () = assert!(std::mem::size_of::<libc::pthread_mutex_t>() <= PTHREAD_MUTEX_BYTES);
+const _: () = assert!(std::mem::align_of::<libc::pthread_mutex_t>() <= 8);
+
+/// An identifier of the C library and architecture whose pthread layout is inside a
+/// segment. Processes sharing a segment must agree on it.
+pub(crate) const SYNC_ABI: u32 = {
+    let arch: u32 = if cfg!(target_arch = "x86_64") {
+        1
+    } else if cfg!(target_arch = "aarch64") {
+        2
+    } else {
+        0xff
+    };
+    let env: u32 = if cfg!(target_env = "gnu") {
+        1
+    } else if cfg!(target_env = "musl") {
+        2
+    } else {
+        0xff
+    };
+    (env << 8) | arch
+};
+
+/// `shm_open(O_CREAT|O_EXCL|O_RDWR)`, then `fchmod(mode)` so the umask does not narrow it.
+pub(crate) fn shm_create(os_name: &str, mode: u32) -> io::Result<OwnedFd> {
+    let fd = shm::open(
+        os_name,
+        shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR,
+        Mode::from_raw_mode(mode),
+    )?;
+    if let Err(e) = rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)) {
+        let _ = shm::unlink(os_name);
+        return Err(e.into());
+    }
+    Ok(fd)
+}
+
+/// `shm_open` of an existing object.
+pub(crate) fn shm_open(os_name: &str, writable: bool) -> io::Result<OwnedFd> {
+    let flags = if writable {
+        shm::OFlags::RDWR
+    } else {
+        shm::OFlags::RDONLY
+    };
+    Ok(shm::open(os_name, flags, Mode::empty())?)
+}
+
+/// `shm_unlink`.
+pub(crate) fn shm_unlink(os_name: &str) -> io::Result<()> {
+    Ok(shm::unlink(os_name)?)
+}
+
+/// An unnamed shared-memory file (memfd), for segments shared with forked children.
+pub(crate) fn anonymous_fd() -> io::Result<OwnedFd> {
+    Ok(rustix::fs::memfd_create(
+        "shmkit-anonymous",
+        rustix::fs::MemfdFlags::CLOEXEC,
+    )?)
+}
+
+pub(crate) fn set_len(fd: impl AsFd, len: u64) -> io::Result<()> {
+    Ok(rustix::fs::ftruncate(fd, len)?)
+}
+
+/// The object's size and permission bits.
+pub(crate) fn file_len_mode(fd: impl AsFd) -> io::Result<(u64, u32)> {
+    let st = rustix::fs::fstat(fd)?;
+    Ok((st.st_size as u64, st.st_mode & 0o7777))
+}
+
+pub(crate) fn current_pid() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get() as u32
+}
+
+pub(crate) fn current_tid() -> u32 {
+    rustix::thread::gettid().as_raw_nonzero().get() as u32
+}
+
+/// Whether a process with this pid exists (a zombie counts as alive until reaped).
+pub(crate) fn pid_alive(pid: u32) -> bool {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 only checks for existence and permission; no memory
+    // is passed.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Nanoseconds since the Unix epoch.
+pub(crate) fn unix_time_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos().min(u64::MAX as u128) as u64)
+        .unwrap_or(0)
+}
+
+/// Sleeps on a shared (not PRIVATE) futex while `*word == expected`, at most `timeout`.
+/// Returns on wake-up, value change, signal or timeout; callers re-check their condition.
+#[allow(dead_code)] // used by the futex-based primitives
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
+    use rustix::thread::futex;
+    let ts = timeout.map(|d| futex::Timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: d.subsec_nanos() as _,
+    });
+    let _ = futex::wait(word, futex::Flags::empty(), expected, ts.as_ref());
+}
+
+/// Wakes up to `n` processes sleeping on `word`. Returns how many were woken.
+#[allow(dead_code)] // used by the futex-based primitives
+pub(crate) fn futex_wake(word: &AtomicU32, n: u32) -> usize {
+    use rustix::thread::futex;
+    futex::wake(word, futex::Flags::empty(), n.min(i32::MAX as u32)).unwrap_or(0)
+}
+
+/// Initializes a robust, process-shared, error-checking pthread mutex in place.
+///
+/// # Safety
+/// - `m` points to `PTHREAD_MUTEX_BYTES` writable bytes, 8-aligned, that no process uses
+///   as a mutex yet.
+pub(crate) unsafe fn mutex_init(m: *mut u8) -> io::Result<()> {
+    let m = m.cast::<libc::pthread_mutex_t>();
+    let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+    // SAFETY:
+    // - `attr` is a local that pthread_mutexattr_init initializes before any other use.
+    // - `m` is valid for writes of a pthread_mutex_t by the caller's contract.
+    unsafe {
+        check(libc::pthread_mutexattr_init(attr.as_mut_ptr()))?;
+        let result = (|| {
+            check(libc::pthread_mutexattr_setpshared(
+                attr.as_mut_ptr(),
+                libc::PTHREAD_PROCESS_SHARED,
+            ))?;
+            check(libc::pthread_mutexattr_setrobust(
+                attr.as_mut_ptr(),
+                libc::PTHREAD_MUTEX_ROBUST,
+            ))?;
+            check(libc::pthread_mutexattr_settype(
+                attr.as_mut_ptr(),
+                libc::PTHREAD_MUTEX_ERRORCHECK,
+            ))?;
+            check(libc::pthread_mutex_init(m, attr.as_ptr()))
+        })();
+        libc::pthread_mutexattr_destroy(attr.as_mut_ptr());
+        result
+    }
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+fn outcome(rc: libc::c_int) -> LockOutcome {
+    match rc {
+        0 => LockOutcome::Acquired,
+        libc::EOWNERDEAD => LockOutcome::OwnerDied,
+        libc::EBUSY | libc::ETIMEDOUT => LockOutcome::Busy,
+        libc::EDEADLK => LockOutcome::Deadlock,
+        libc::ENOTRECOVERABLE => LockOutcome::NotRecoverable,
+        other => LockOutcome::Failed(other),
+    }
+}
+
+unsafe extern "C" {
+    // glibc >= 2.30; absent from the libc crate. Waits against CLOCK_MONOTONIC so a
+    // wall-clock jump does not stretch or cut a timeout.
+    fn pthread_mutex_clocklock(
+        m: *mut libc::pthread_mutex_t,
+        clock: libc::clockid_t,
+        abstime: *const libc::timespec,
+    ) -> libc::c_int;
+}
+
+/// Locks, blocking at most `timeout` (forever when `None`).
+///
+/// # Safety
+/// - `m` points to a mutex initialized by [`mutex_init`] that stays mapped for the call.
+pub(crate) unsafe fn mutex_lock(m: *mut u8, timeout: Option<Duration>) -> LockOutcome {
+    let m = m.cast::<libc::pthread_mutex_t>();
+    match timeout {
+        // SAFETY: `m` is an initialized mutex (caller's contract).
+        None => outcome(unsafe { libc::pthread_mutex_lock(m) }),
+        Some(d) => {
+            let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+            let total_ns = now.tv_nsec as u128 + d.subsec_nanos() as u128;
+            let secs = (now.tv_sec as u128 + d.as_secs() as u128 + total_ns / 1_000_000_000)
+                .min(i64::MAX as u128 / 2);
+            let abs = libc::timespec {
+                tv_sec: secs as libc::time_t,
+                tv_nsec: (total_ns % 1_000_000_000) as _,
+            };
+            // SAFETY: `m` is an initialized mutex (caller's contract); `abs` is a local.
+            outcome(unsafe { pthread_mutex_clocklock(m, libc::CLOCK_MONOTONIC, &abs) })
+        }
+    }
+}
+
+/// Tries to lock without blocking.
+///
+/// # Safety
+/// - `m` points to a mutex initialized by [`mutex_init`] that stays mapped for the call.
+pub(crate) unsafe fn mutex_try_lock(m: *mut u8) -> LockOutcome {
+    // SAFETY: `m` is an initialized mutex (caller's contract).
+    outcome(unsafe { libc::pthread_mutex_trylock(m.cast()) })
+}
+
+/// Marks a mutex acquired with owner-died as consistent again (at the pthread level).
+///
+/// # Safety
+/// - `m` points to a mutex initialized by [`mutex_init`], held by this thread after an
+///   `OwnerDied` outcome.
+pub(crate) unsafe fn mutex_consistent(m: *mut u8) -> io::Result<()> {
+    // SAFETY: the caller holds the mutex after EOWNERDEAD.
+    check(unsafe { libc::pthread_mutex_consistent(m.cast()) })
+}
+
+/// Unlocks.
+///
+/// # Safety
+/// - `m` points to a mutex initialized by [`mutex_init`] and held by this thread.
+pub(crate) unsafe fn mutex_unlock(m: *mut u8) -> io::Result<()> {
+    // SAFETY: the caller holds the mutex.
+    check(unsafe { libc::pthread_mutex_unlock(m.cast()) })
+}

@@ -1,0 +1,80 @@
+//! Targets other than Linux: everything reports `Unsupported`.
+#![allow(dead_code)]
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+use super::LockOutcome;
+
+pub(crate) const SYNC_ABI: u32 = 0;
+
+fn unsupported<T>() -> io::Result<T> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "shmkit supports Linux only for now",
+    ))
+}
+
+pub(crate) fn shm_create(_os_name: &str, _mode: u32) -> io::Result<OwnedFd> {
+    unsupported()
+}
+pub(crate) fn shm_open(_os_name: &str, _writable: bool) -> io::Result<OwnedFd> {
+    unsupported()
+}
+pub(crate) fn shm_unlink(_os_name: &str) -> io::Result<()> {
+    unsupported()
+}
+pub(crate) fn anonymous_fd() -> io::Result<OwnedFd> {
+    unsupported()
+}
+pub(crate) fn set_len(_fd: impl std::os::fd::AsFd, _len: u64) -> io::Result<()> {
+    unsupported()
+}
+pub(crate) fn file_len_mode(_fd: impl std::os::fd::AsFd) -> io::Result<(u64, u32)> {
+    unsupported()
+}
+pub(crate) fn current_pid() -> u32 {
+    std::process::id()
+}
+pub(crate) fn current_tid() -> u32 {
+    0
+}
+pub(crate) fn pid_alive(_pid: u32) -> bool {
+    false
+}
+pub(crate) fn unix_time_ns() -> u64 {
+    0
+}
+pub(crate) fn futex_wait(_word: &AtomicU32, _expected: u32, timeout: Option<Duration>) {
+    std::thread::sleep(timeout.unwrap_or(Duration::from_millis(1)));
+}
+pub(crate) fn futex_wake(_word: &AtomicU32, _n: u32) -> usize {
+    0
+}
+/// # Safety
+/// Never touches `m`.
+pub(crate) unsafe fn mutex_init(_m: *mut u8) -> io::Result<()> {
+    unsupported()
+}
+/// # Safety
+/// Never touches `m`.
+pub(crate) unsafe fn mutex_lock(_m: *mut u8, _timeout: Option<Duration>) -> LockOutcome {
+    LockOutcome::Failed(0)
+}
+/// # Safety
+/// Never touches `m`.
+pub(crate) unsafe fn mutex_try_lock(_m: *mut u8) -> LockOutcome {
+    LockOutcome::Failed(0)
+}
+/// # Safety
+/// Never touches `m`.
+pub(crate) unsafe fn mutex_consistent(_m: *mut u8) -> io::Result<()> {
+    unsupported()
+}
+/// # Safety
+/// Never touches `m`.
+pub(crate) unsafe fn mutex_unlock(_m: *mut u8) -> io::Result<()> {
+    unsupported()
+}

@@ -1,0 +1,170 @@
+//! What may live in a segment: [`Shareable`] types and their [`TypeDesc`].
+
+use std::fmt;
+use std::sync::atomic::{
+    AtomicI8, AtomicI16, AtomicI32, AtomicI64, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering,
+};
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// A type that may live in a shared-memory segment.
+///
+/// The zerocopy supertraits guarantee that every bit pattern is a valid value and that
+/// the type holds no pointers and no padding, so bytes written by any other process (even
+/// a hostile one) can be read as a `Self` without undefined behaviour. `TYPE_NAME` is
+/// recorded in the segment and checked, with the size and alignment, when the segment is
+/// opened.
+///
+/// Implemented for `i8`..`i64`, `u8`..`u64`, `f32`, `f64`, `bool`-free byte arrays
+/// `[u8; N]`, and for your own `#[repr(C)]` structs with the [`shareable`](crate::shareable)
+/// attribute:
+///
+/// ```
+/// #[shmkit::shareable(name = "point")]
+/// #[derive(Clone, Copy, Debug, PartialEq)]
+/// #[repr(C)]
+/// struct Point {
+///     x: f64,
+///     y: f64,
+/// }
+/// assert_eq!(shmkit::TypeDesc::of::<Point>().name, "point");
+/// ```
+pub trait Shareable:
+    FromBytes + IntoBytes + Immutable + KnownLayout + Copy + Send + Sync + 'static
+{
+    /// The name recorded in segments, 1 to 63 bytes (C programs use the same name).
+    const TYPE_NAME: &'static str;
+}
+
+/// The descriptor of an element type: name, size and alignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeDesc {
+    /// The type's name (`"f64"`, `"point"`, ...).
+    pub name: &'static str,
+    /// `size_of::<T>()`.
+    pub size: usize,
+    /// `align_of::<T>()`.
+    pub align: usize,
+}
+
+impl TypeDesc {
+    /// The descriptor of `T`.
+    pub fn of<T: Shareable>() -> TypeDesc {
+        TypeDesc {
+            name: T::TYPE_NAME,
+            size: std::mem::size_of::<T>(),
+            align: std::mem::align_of::<T>(),
+        }
+    }
+
+    /// The descriptor of segments that hold no elements (a standalone lock, ...).
+    pub const NONE: TypeDesc = TypeDesc {
+        name: "",
+        size: 0,
+        align: 1,
+    };
+}
+
+impl fmt::Display for TypeDesc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (size {}, align {})",
+            self.name, self.size, self.align
+        )
+    }
+}
+
+macro_rules! shareable_prims {
+    ($($t:ty => $name:literal),* $(,)?) => {
+        $(impl Shareable for $t { const TYPE_NAME: &'static str = $name; })*
+    };
+}
+
+shareable_prims! {
+    i8 => "i8", i16 => "i16", i32 => "i32", i64 => "i64",
+    u8 => "u8", u16 => "u16", u32 => "u32", u64 => "u64",
+    f32 => "f32", f64 => "f64",
+}
+
+macro_rules! shareable_byte_arrays {
+    ($($n:literal),* $(,)?) => {
+        $(impl Shareable for [u8; $n] { const TYPE_NAME: &'static str = concat!("u8x", $n); })*
+    };
+}
+
+shareable_byte_arrays!(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096);
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Integer element types with lock-free atomic operations in a segment
+/// ([`Value::fetch_add`](crate::Value::fetch_add) and friends).
+///
+/// Sealed: implemented for `i8`..`i64` and `u8`..`u64`.
+pub trait AtomicInt: Shareable + sealed::Sealed + PartialEq {
+    #[doc(hidden)]
+    type Atomic;
+    #[doc(hidden)]
+    /// # Safety
+    /// `p` is aligned for `Self`, valid for the lifetime `'a` and only accessed
+    /// atomically (or under a lock that excludes atomic access) by anyone else.
+    unsafe fn atomic<'a>(p: *mut Self) -> &'a Self::Atomic;
+    #[doc(hidden)]
+    fn load(a: &Self::Atomic, o: Ordering) -> Self;
+    #[doc(hidden)]
+    fn store(a: &Self::Atomic, v: Self, o: Ordering);
+    #[doc(hidden)]
+    fn swap(a: &Self::Atomic, v: Self, o: Ordering) -> Self;
+    #[doc(hidden)]
+    fn fetch_add(a: &Self::Atomic, v: Self, o: Ordering) -> Self;
+    #[doc(hidden)]
+    fn fetch_sub(a: &Self::Atomic, v: Self, o: Ordering) -> Self;
+    #[doc(hidden)]
+    fn fetch_and(a: &Self::Atomic, v: Self, o: Ordering) -> Self;
+    #[doc(hidden)]
+    fn fetch_or(a: &Self::Atomic, v: Self, o: Ordering) -> Self;
+    #[doc(hidden)]
+    fn fetch_xor(a: &Self::Atomic, v: Self, o: Ordering) -> Self;
+    #[doc(hidden)]
+    fn fetch_max(a: &Self::Atomic, v: Self, o: Ordering) -> Self;
+    #[doc(hidden)]
+    fn fetch_min(a: &Self::Atomic, v: Self, o: Ordering) -> Self;
+    #[doc(hidden)]
+    fn compare_exchange(a: &Self::Atomic, current: Self, new: Self) -> Result<Self, Self>;
+}
+
+macro_rules! atomic_ints {
+    ($($t:ty => $a:ty),* $(,)?) => {$(
+        impl sealed::Sealed for $t {}
+        impl AtomicInt for $t {
+            type Atomic = $a;
+            unsafe fn atomic<'a>(p: *mut Self) -> &'a $a {
+                // SAFETY:
+                // - the atomic type has the same size and alignment as the integer.
+                // - the caller guarantees `p` is aligned, valid for 'a, and accessed
+                //   only atomically by others.
+                unsafe { <$a>::from_ptr(p) }
+            }
+            fn load(a: &$a, o: Ordering) -> Self { a.load(o) }
+            fn store(a: &$a, v: Self, o: Ordering) { a.store(v, o) }
+            fn swap(a: &$a, v: Self, o: Ordering) -> Self { a.swap(v, o) }
+            fn fetch_add(a: &$a, v: Self, o: Ordering) -> Self { a.fetch_add(v, o) }
+            fn fetch_sub(a: &$a, v: Self, o: Ordering) -> Self { a.fetch_sub(v, o) }
+            fn fetch_and(a: &$a, v: Self, o: Ordering) -> Self { a.fetch_and(v, o) }
+            fn fetch_or(a: &$a, v: Self, o: Ordering) -> Self { a.fetch_or(v, o) }
+            fn fetch_xor(a: &$a, v: Self, o: Ordering) -> Self { a.fetch_xor(v, o) }
+            fn fetch_max(a: &$a, v: Self, o: Ordering) -> Self { a.fetch_max(v, o) }
+            fn fetch_min(a: &$a, v: Self, o: Ordering) -> Self { a.fetch_min(v, o) }
+            fn compare_exchange(a: &$a, current: Self, new: Self) -> Result<Self, Self> {
+                a.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
+            }
+        }
+    )*};
+}
+
+atomic_ints! {
+    i8 => AtomicI8, i16 => AtomicI16, i32 => AtomicI32, i64 => AtomicI64,
+    u8 => AtomicU8, u16 => AtomicU16, u32 => AtomicU32, u64 => AtomicU64,
+}
