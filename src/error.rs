@@ -96,6 +96,36 @@ pub enum Error {
     /// A lock can no longer be used: its state is unrecoverable.
     #[error("the lock is not recoverable: {0}")]
     NotRecoverable(String),
+    /// A lock was released by a thread that does not hold it.
+    #[error(
+        "release by a non-owner: the lock is held by pid {owner_pid} tid {owner_tid} (0 = nobody), the caller is pid {pid} tid {tid}"
+    )]
+    NotOwner {
+        /// Pid recorded as the holder (0 when the lock is free).
+        owner_pid: u32,
+        /// Thread id recorded as the holder (0 when the lock is free).
+        owner_tid: u32,
+        /// The caller's pid.
+        pid: u32,
+        /// The caller's thread id.
+        tid: u32,
+    },
+    /// A semaphore was released more times than its bound allows.
+    #[error(
+        "semaphore released too many times: its value may be at most {max}, releasing {release} would make it {found}"
+    )]
+    OverRelease {
+        /// The largest value the semaphore may hold.
+        max: u64,
+        /// How many permits the call released.
+        release: u32,
+        /// The value the release would have produced.
+        found: u64,
+    },
+    /// A barrier is broken (aborted, timed out, reset while waiting, or its state was
+    /// invalid); it stays broken until `reset`.
+    #[error("the barrier is broken: expected a working barrier, found one {0}; call reset()")]
+    BrokenBarrier(&'static str),
     /// An index past the end of an array.
     #[error("index {index} is out of bounds for length {len}")]
     OutOfBounds {

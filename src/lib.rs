@@ -65,6 +65,10 @@ pub mod value;
 pub use array::{Array, ArrayGuard};
 pub use error::{Error, Result};
 pub use segment::{Kind, Segment, SegmentInfo, SegmentOptions, unlink};
+pub use sync::{
+    Barrier, BoundedSemaphore, Condition, Event, RLock, RLockGuard, RawBarrier, RawCondition,
+    RawEvent, RawRLock, RawSemaphore, Semaphore,
+};
 pub use sync::{LockError, LockResult, Mutex, MutexGuard, OwnerDied, RawMutex};
 pub use types::{AtomicInt, Shareable, TypeDesc};
 pub use value::{Value, ValueGuard};

@@ -193,6 +193,25 @@ impl RawMutex {
     }
 }
 
+impl RawMutex {
+    /// Unlocks the mutex after its guard was forgotten (the RLock keeps its own record
+    /// of ownership and unlocks with this).
+    ///
+    /// # Safety
+    /// - This thread holds the mutex, and no guard of it will be dropped for this hold.
+    pub(crate) unsafe fn unlock_forgotten(&self) -> std::io::Result<()> {
+        self.owner_pid.store(0, Ordering::Relaxed);
+        self.owner_tid.store(0, Ordering::Relaxed);
+        // SAFETY: this thread holds the mutex (caller's contract).
+        unsafe { sys::mutex_unlock(self.pthread()) }
+    }
+
+    /// Clears the "needs repair" flag (for locks built on this one).
+    pub(crate) fn clear_repair_flag(&self) {
+        self.needs_repair.store(0, Ordering::SeqCst);
+    }
+}
+
 impl fmt::Debug for RawMutex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RawMutex")
@@ -210,9 +229,9 @@ pub struct RawMutexGuard<'a> {
     _not_send: PhantomData<*const ()>,
 }
 
-impl RawMutexGuard<'_> {
+impl<'a> RawMutexGuard<'a> {
     /// The mutex this guard holds.
-    pub fn mutex(&self) -> &RawMutex {
+    pub fn mutex(&self) -> &'a RawMutex {
         self.mutex
     }
 }

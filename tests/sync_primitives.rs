@@ -1,0 +1,543 @@
+//! Ports of the semantic cases of CPython's multiprocessing tests (`_TestLock`,
+//! `_TestSemaphore`, `_TestEvent`, `_TestCondition`, `_TestBarrier`) for RLock,
+//! Semaphore, BoundedSemaphore, Event, Condition and Barrier, each across real
+//! processes, plus crash cases (a process killed while waiting or holding).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use shmkit::{
+    Array, Barrier, BoundedSemaphore, Condition, Error, Event, LockError, RLock, Semaphore, Value,
+};
+
+const LIMIT: Duration = Duration::from_secs(60);
+const LONG: Duration = Duration::from_secs(30);
+
+fn spawn(test: &str, role: &str, args: &[&str]) -> std::process::Child {
+    common::spawn_child(test, role, args)
+}
+
+fn park_forever() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+// ---------------------------------------------------------------- RLock
+
+#[test]
+fn rlock_is_reentrant_and_release_by_non_owner_is_an_error() {
+    const T: &str = "rlock_is_reentrant_and_release_by_non_owner_is_an_error";
+    if let Some(child) = common::child_role() {
+        let l = RLock::open(child.arg(0)).unwrap();
+        match child.role.as_str() {
+            "intruder" => {
+                // The parent holds it twice: we can neither take it nor release it.
+                assert!(matches!(
+                    l.try_lock(),
+                    Err(LockError::Failed(Error::WouldBlock))
+                ));
+                assert!(matches!(l.release(), Err(Error::NotOwner { .. })));
+                assert!(!l.is_owned());
+            }
+            "reenter" => {
+                let a = l.lock().unwrap();
+                let b = l.lock().unwrap();
+                let c = l.try_lock().unwrap();
+                assert_eq!(l.snapshot().count, 3);
+                drop((c, b, a));
+                assert!(matches!(l.release(), Err(Error::NotOwner { .. })));
+            }
+            _ => unreachable!(),
+        }
+        return;
+    }
+    let name = common::unique_name("rlock");
+    let l = RLock::create(&name).unwrap();
+    let outer = l.lock().unwrap();
+    let inner = l.lock().unwrap();
+    assert!(l.is_owned());
+    let s = l.snapshot();
+    assert_eq!((s.count, s.owner_pid), (2, std::process::id()));
+    common::wait_ok(spawn(T, "intruder", &[&name]), LIMIT);
+    // Another thread of this process is not the owner either.
+    std::thread::scope(|sc| {
+        sc.spawn(|| assert!(matches!(l.release(), Err(Error::NotOwner { .. }))));
+    });
+    drop(inner);
+    assert_eq!(l.snapshot().count, 1);
+    drop(outer);
+    assert_eq!(l.snapshot().count, 0);
+    assert!(matches!(l.release(), Err(Error::NotOwner { .. })));
+    common::wait_ok(spawn(T, "reenter", &[&name]), LIMIT);
+    // Python-style acquire/release.
+    l.lock().unwrap().leak();
+    l.lock().unwrap().leak();
+    l.release().unwrap();
+    l.release().unwrap();
+    assert!(l.release().is_err());
+}
+
+#[test]
+fn rlock_owner_killed_while_holding_twice_is_reported_to_next_owner() {
+    const T: &str = "rlock_owner_killed_while_holding_twice_is_reported_to_next_owner";
+    if let Some(child) = common::child_role() {
+        let l = RLock::open(child.arg(0)).unwrap();
+        let ev = Event::open(child.arg(1)).unwrap();
+        l.lock().unwrap().leak();
+        l.lock().unwrap().leak();
+        ev.set();
+        park_forever();
+    }
+    let name = common::unique_name("rlock-died");
+    let ev_name = common::unique_name("rlock-died-ev");
+    let l = RLock::create(&name).unwrap();
+    let ev = Event::create(&ev_name).unwrap();
+    let mut kid = spawn(T, "holder", &[&name, &ev_name]);
+    assert!(ev.wait_timeout(LONG), "holder never took the lock");
+    common::kill9(&mut kid);
+    let g = match l.lock_timeout(LONG) {
+        Err(LockError::OwnerDied(d)) => d.recover(),
+        other => panic!("expected OwnerDied, got {other:?}"),
+    };
+    assert_eq!(l.snapshot().count, 1);
+    assert_eq!(l.snapshot().owner_pid, std::process::id());
+    drop(g);
+    let g = l.lock().expect("recovered: a plain lock again");
+    drop(g);
+}
+
+// ---------------------------------------------------------------- Semaphore
+
+#[test]
+fn semaphore_counts_and_times_out_across_processes() {
+    const T: &str = "semaphore_counts_and_times_out_across_processes";
+    if let Some(child) = common::child_role() {
+        let s = Semaphore::open(child.arg(0)).unwrap();
+        match child.role.as_str() {
+            "drain" => {
+                // Python test_semaphore: two permits, then none.
+                assert!(s.try_acquire());
+                assert!(s.try_acquire());
+                assert_eq!(s.value(), 0);
+                assert!(!s.try_acquire());
+                // Python test_timeout: acquire(timeout) on an empty semaphore is False
+                // and waits at least the timeout.
+                let t0 = Instant::now();
+                assert!(!s.acquire_timeout(Duration::from_millis(100)));
+                assert!(t0.elapsed() >= Duration::from_millis(100));
+            }
+            "waiter" => {
+                // Blocks until the parent releases.
+                assert!(s.acquire_timeout(LONG));
+            }
+            _ => unreachable!(),
+        }
+        return;
+    }
+    let name = common::unique_name("sem");
+    let s = Semaphore::create(&name, 2).unwrap();
+    common::wait_ok(spawn(T, "drain", &[&name]), LIMIT);
+    assert_eq!(s.value(), 0);
+    let kid = spawn(T, "waiter", &[&name]);
+    common::wait_until(LONG, "the waiter to sleep", || s.snapshot().waiters == 1);
+    s.release().unwrap();
+    common::wait_ok(kid, LIMIT);
+    assert_eq!(s.value(), 0);
+    s.release_n(3).unwrap();
+    assert_eq!(s.value(), 3);
+    assert!(matches!(
+        BoundedSemaphore::open(&name),
+        Err(Error::KindMismatch { .. })
+    ));
+}
+
+#[test]
+fn bounded_semaphore_over_release_is_an_error() {
+    const T: &str = "bounded_semaphore_over_release_is_an_error";
+    if let Some(child) = common::child_role() {
+        let s = BoundedSemaphore::open(child.arg(0)).unwrap();
+        s.acquire();
+        s.release().unwrap();
+        match s.release() {
+            Err(Error::OverRelease { max, found, .. }) => assert_eq!((max, found), (2, 3)),
+            other => panic!("expected OverRelease, got {other:?}"),
+        }
+        return;
+    }
+    let name = common::unique_name("bsem");
+    let s = BoundedSemaphore::create(&name, 2).unwrap();
+    common::wait_ok(spawn(T, "child", &[&name]), LIMIT);
+    assert_eq!(s.value(), 2);
+    assert_eq!(s.snapshot().bound, Some(2));
+    assert!(s.release_n(1).is_err());
+    assert_eq!(s.value(), 2);
+    assert!(matches!(
+        Semaphore::open(&name),
+        Err(Error::KindMismatch { .. })
+    ));
+}
+
+#[test]
+fn semaphore_waiter_killed_mid_wait_does_not_block_others() {
+    const T: &str = "semaphore_waiter_killed_mid_wait_does_not_block_others";
+    if let Some(child) = common::child_role() {
+        let s = Semaphore::open(child.arg(0)).unwrap();
+        match child.role.as_str() {
+            "victim" => {
+                s.acquire();
+                panic!("the victim should have been killed while waiting");
+            }
+            "survivor" => assert!(s.acquire_timeout(LONG)),
+            _ => unreachable!(),
+        }
+        return;
+    }
+    let name = common::unique_name("sem-kill");
+    let s = Semaphore::create(&name, 0).unwrap();
+    let mut victim = spawn(T, "victim", &[&name]);
+    common::wait_until(LONG, "the victim to sleep", || s.snapshot().waiters == 1);
+    common::kill9(&mut victim);
+    let survivor = spawn(T, "survivor", &[&name]);
+    // The dead victim's registration stays: wait for the survivor's on top of it.
+    common::wait_until(LONG, "the survivor to sleep", || s.snapshot().waiters == 2);
+    s.release().unwrap();
+    common::wait_ok(survivor, LIMIT);
+    assert_eq!(s.value(), 0);
+    assert_eq!(
+        s.snapshot().waiters,
+        1,
+        "the killed waiter's registration is the documented leftover"
+    );
+}
+
+// ---------------------------------------------------------------- Event
+
+#[test]
+fn event_set_wakes_every_waiting_process_and_timeout_returns_false() {
+    const T: &str = "event_set_wakes_every_waiting_process_and_timeout_returns_false";
+    if let Some(child) = common::child_role() {
+        let e = Event::open(child.arg(0)).unwrap();
+        match child.role.as_str() {
+            "short" => {
+                // Python: wait(timeout) on a clear event returns False.
+                let t0 = Instant::now();
+                assert!(!e.wait_timeout(Duration::from_millis(100)));
+                assert!(t0.elapsed() >= Duration::from_millis(100));
+                assert!(!e.is_set());
+            }
+            "waiter" => {
+                assert!(e.wait_timeout(LONG));
+                assert!(e.is_set());
+            }
+            _ => unreachable!(),
+        }
+        return;
+    }
+    let name = common::unique_name("event");
+    let e = Event::create(&name).unwrap();
+    assert!(!e.is_set());
+    common::wait_ok(spawn(T, "short", &[&name]), LIMIT);
+    let kids: Vec<_> = (0..3).map(|_| spawn(T, "waiter", &[&name])).collect();
+    common::wait_until(LONG, "three waiters", || e.snapshot().waiters == 3);
+    e.set();
+    for k in kids {
+        common::wait_ok(k, LIMIT);
+    }
+    // Python: wait on a set event returns True at once; clear makes it wait again.
+    assert!(e.wait_timeout(Duration::ZERO));
+    e.clear();
+    assert!(!e.wait_timeout(Duration::from_millis(10)));
+}
+
+// ---------------------------------------------------------------- Condition
+
+#[test]
+fn condition_notify_one_then_notify_all_wakes_exactly_those_waiters() {
+    const T: &str = "condition_notify_one_then_notify_all_wakes_exactly_those_waiters";
+    if let Some(child) = common::child_role() {
+        let c = Condition::open(child.arg(0)).unwrap();
+        let tickets = Value::<u64>::open(child.arg(1)).unwrap();
+        let woken = Value::<u64>::open(child.arg(2)).unwrap();
+        let g = c.lock().unwrap();
+        // Plain waits (not wait_while) so that each notify is observed as such;
+        // spurious returns go back to waiting while no ticket is available.
+        let mut g = c.wait(g).unwrap();
+        while tickets.atomic_load() == 0 {
+            g = c.wait(g).unwrap();
+        }
+        tickets.fetch_sub(1);
+        woken.fetch_add(1);
+        drop(g);
+        return;
+    }
+    let name = common::unique_name("cond");
+    let (tn, wn) = (common::unique_name("tickets"), common::unique_name("woken"));
+    let c = Condition::create(&name).unwrap();
+    let tickets = Value::<u64>::create(&tn, 0).unwrap();
+    let woken = Value::<u64>::create(&wn, 0).unwrap();
+    let mut kids: Vec<_> = (0..3)
+        .map(|_| spawn(T, "waiter", &[&name, &tn, &wn]))
+        .collect();
+    common::wait_until(LONG, "three waiters", || {
+        c.snapshot().condition.waiters == 3
+    });
+    {
+        let _g = c.lock().unwrap();
+        tickets.atomic_store(1);
+        c.notify_one();
+    }
+    common::wait_until(LONG, "one waiter to wake", || woken.atomic_load() == 1);
+    {
+        let _g = c.lock().unwrap();
+        tickets.atomic_store(2);
+        c.notify_all();
+    }
+    for k in kids.drain(..) {
+        common::wait_ok(k, LIMIT);
+    }
+    assert_eq!(woken.atomic_load(), 3);
+    assert_eq!(tickets.atomic_load(), 0);
+}
+
+#[test]
+fn condition_wait_for_predicate_with_timeout() {
+    const T: &str = "condition_wait_for_predicate_with_timeout";
+    if let Some(child) = common::child_role() {
+        let c = Condition::open(child.arg(0)).unwrap();
+        let state = Value::<u64>::open(child.arg(1)).unwrap();
+        let g = c.lock().unwrap();
+        // Python test_waitfor_timeout: a predicate that never holds -> False after
+        // the timeout.
+        let t0 = Instant::now();
+        let (g, ok) = c
+            .wait_for(
+                g,
+                || state.atomic_load() == 99,
+                Some(Duration::from_millis(100)),
+            )
+            .unwrap();
+        assert!(!ok);
+        assert!(t0.elapsed() >= Duration::from_millis(100));
+        // Python test_waitfor: the parent makes it true step by step.
+        let (g, ok) = c
+            .wait_for(g, || state.atomic_load() == 4, Some(LONG))
+            .unwrap();
+        assert!(ok);
+        drop(g);
+        return;
+    }
+    let name = common::unique_name("cond-wf");
+    let sn = common::unique_name("cond-state");
+    let c = Condition::create(&name).unwrap();
+    let state = Value::<u64>::create(&sn, 0).unwrap();
+    let kid = spawn(T, "waiter", &[&name, &sn]);
+    for i in 1..=4 {
+        // Each step waits for the child to be waiting again, then notifies.
+        common::wait_until(LONG, "the waiter", || c.snapshot().condition.waiters == 1);
+        let _g = c.lock().unwrap();
+        state.atomic_store(i);
+        c.notify_all();
+    }
+    common::wait_ok(kid, LIMIT);
+    // wait_timeout without a notification reports a timeout.
+    let g = c.lock().unwrap();
+    let (g, notified) = c.wait_timeout(g, Duration::from_millis(20)).unwrap();
+    assert!(!notified);
+    drop(g);
+    // A guard of another mutex is refused.
+    let other = Condition::anonymous().unwrap();
+    let og = other.lock().unwrap();
+    assert!(matches!(
+        c.wait(og),
+        Err(LockError::Failed(Error::InvalidArgument(_)))
+    ));
+}
+
+// ---------------------------------------------------------------- Barrier
+
+#[test]
+fn barrier_hands_out_every_index_once_per_generation() {
+    const T: &str = "barrier_hands_out_every_index_once_per_generation";
+    const ROUNDS: usize = 3;
+    if let Some(child) = common::child_role() {
+        let b = Barrier::open(child.arg(0)).unwrap();
+        let out = Array::<u32>::open(child.arg(1)).unwrap();
+        let me: usize = child.arg_parse(2);
+        for r in 0..ROUNDS {
+            let i = b.wait_timeout(LONG).unwrap();
+            out.set(r * 4 + me, i).unwrap();
+        }
+        return;
+    }
+    let name = common::unique_name("barrier");
+    let an = common::unique_name("barrier-out");
+    let b = Barrier::create(&name, 4).unwrap();
+    assert_eq!(b.parties().unwrap(), 4);
+    let out = Array::<u32>::create(&an, ROUNDS * 4).unwrap();
+    let kids: Vec<_> = (1..4)
+        .map(|me| spawn(T, "party", &[&name, &an, &me.to_string()]))
+        .collect();
+    for r in 0..ROUNDS {
+        let i = b.wait_timeout(LONG).unwrap();
+        out.set(r * 4, i).unwrap();
+    }
+    for k in kids {
+        common::wait_ok(k, LIMIT);
+    }
+    for r in 0..ROUNDS {
+        let mut got: Vec<u32> = (0..4).map(|p| out.get(r * 4 + p).unwrap()).collect();
+        got.sort();
+        assert_eq!(got, [0, 1, 2, 3], "round {r}");
+    }
+    assert!(!b.is_broken());
+    assert_eq!(b.n_waiting(), 0);
+    drop((b, out));
+    assert_gone(&name);
+    assert_gone(&an);
+}
+
+#[test]
+fn barrier_abort_breaks_waiters_until_reset() {
+    const T: &str = "barrier_abort_breaks_waiters_until_reset";
+    if let Some(child) = common::child_role() {
+        let b = Barrier::open(child.arg(0)).unwrap();
+        match child.role.as_str() {
+            "broken" => assert!(matches!(b.wait(), Err(Error::BrokenBarrier(_)))),
+            "party" => {
+                b.wait_timeout(LONG).unwrap();
+            }
+            _ => unreachable!(),
+        }
+        return;
+    }
+    let name = common::unique_name("barrier-abort");
+    let b = Barrier::create(&name, 3).unwrap();
+    let kid = spawn(T, "broken", &[&name]);
+    common::wait_until(LONG, "a waiting party", || b.n_waiting() == 1);
+    b.abort();
+    common::wait_ok(kid, LIMIT);
+    assert!(b.is_broken());
+    assert!(matches!(b.wait(), Err(Error::BrokenBarrier(_))));
+    b.reset();
+    assert!(!b.is_broken());
+    let kids: Vec<_> = (0..2).map(|_| spawn(T, "party", &[&name])).collect();
+    b.wait_timeout(LONG).unwrap();
+    for k in kids {
+        common::wait_ok(k, LIMIT);
+    }
+}
+
+#[test]
+fn barrier_reset_breaks_current_waiters_then_works() {
+    const T: &str = "barrier_reset_breaks_current_waiters_then_works";
+    if let Some(child) = common::child_role() {
+        let b = Barrier::open(child.arg(0)).unwrap();
+        match child.role.as_str() {
+            "reset-victim" => assert!(matches!(b.wait(), Err(Error::BrokenBarrier(_)))),
+            "party" => {
+                b.wait_timeout(LONG).unwrap();
+            }
+            _ => unreachable!(),
+        }
+        return;
+    }
+    let name = common::unique_name("barrier-reset");
+    let b = Barrier::create(&name, 2).unwrap();
+    let kid = spawn(T, "reset-victim", &[&name]);
+    common::wait_until(LONG, "a waiting party", || b.n_waiting() == 1);
+    b.reset();
+    common::wait_ok(kid, LIMIT);
+    assert!(!b.is_broken());
+    assert_eq!(b.n_waiting(), 0);
+    let kid = spawn(T, "party", &[&name]);
+    b.wait_timeout(LONG).unwrap();
+    common::wait_ok(kid, LIMIT);
+}
+
+#[test]
+fn barrier_timeout_breaks_it_for_everyone() {
+    const T: &str = "barrier_timeout_breaks_it_for_everyone";
+    if let Some(child) = common::child_role() {
+        let b = Barrier::open(child.arg(0)).unwrap();
+        // Waits without a timeout: the parent's timeout must release it.
+        assert!(matches!(b.wait(), Err(Error::BrokenBarrier(_))));
+        return;
+    }
+    let name = common::unique_name("barrier-timeout");
+    let b = Barrier::create(&name, 3).unwrap();
+    let kid = spawn(T, "party", &[&name]);
+    common::wait_until(LONG, "a waiting party", || b.n_waiting() == 1);
+    let t0 = Instant::now();
+    assert!(matches!(
+        b.wait_timeout(Duration::from_millis(100)),
+        Err(Error::Timeout(_))
+    ));
+    assert!(t0.elapsed() >= Duration::from_millis(100));
+    common::wait_ok(kid, LIMIT);
+    assert!(b.is_broken());
+    assert!(matches!(
+        b.wait_timeout(Duration::from_millis(10)),
+        Err(Error::BrokenBarrier(_))
+    ));
+    b.reset();
+    assert!(!b.is_broken());
+}
+
+#[test]
+fn barrier_party_killed_while_waiting_makes_timed_waiters_break_not_hang() {
+    const T: &str = "barrier_party_killed_while_waiting_makes_timed_waiters_break_not_hang";
+    if let Some(child) = common::child_role() {
+        let b = Barrier::open(child.arg(0)).unwrap();
+        let _ = b.wait();
+        park_forever();
+    }
+    let name = common::unique_name("barrier-kill");
+    let b = Barrier::create(&name, 3).unwrap();
+    let mut kid = spawn(T, "victim", &[&name]);
+    common::wait_until(LONG, "the victim to wait", || b.n_waiting() == 1);
+    common::kill9(&mut kid);
+    assert!(matches!(
+        b.wait_timeout(Duration::from_millis(100)),
+        Err(Error::Timeout(_))
+    ));
+    assert!(b.is_broken());
+}
+
+#[test]
+fn opening_with_the_wrong_kind_or_bad_parties_is_an_error() {
+    let name = common::unique_name("kinds");
+    let _e = Event::create(&name).unwrap();
+    assert!(matches!(
+        Barrier::open(&name),
+        Err(Error::KindMismatch { .. })
+    ));
+    assert!(matches!(
+        RLock::open(&name),
+        Err(Error::KindMismatch { .. })
+    ));
+    assert!(matches!(
+        Condition::open(&name),
+        Err(Error::KindMismatch { .. })
+    ));
+    assert!(matches!(
+        Semaphore::open(&name),
+        Err(Error::KindMismatch { .. })
+    ));
+    assert!(matches!(
+        Barrier::anonymous(0),
+        Err(Error::InvalidArgument(_))
+    ));
+    let e2 = Event::open_or_create(&name).unwrap();
+    e2.set();
+    assert!(_e.is_set());
+    drop((e2, _e));
+    assert_gone(&name);
+}
+
+/// The creating handle removed the name from /dev/shm.
+fn assert_gone(name: &str) {
+    let path = format!("/dev/shm/shmkit.{name}");
+    assert!(!std::path::Path::new(&path).exists(), "{path} left behind");
+}
