@@ -145,7 +145,7 @@ impl RawCondition {
     ) -> WaitTimeoutResult<'a> {
         let mutex = guard.mutex();
         let seq = self.seq.load(Ordering::SeqCst);
-        self.waiters.fetch_add(1, Ordering::SeqCst);
+        primitive::enter(&self.waiters);
         drop(guard);
         let notified = loop {
             if self.seq.load(Ordering::SeqCst) != seq {
@@ -171,7 +171,7 @@ impl RawCondition {
             return;
         }
         self.seq.fetch_add(1, Ordering::SeqCst);
-        if self.waiters.load(Ordering::SeqCst) != 0 {
+        if primitive::has_waiters(&self.waiters) {
             primitive::wake(&self.seq, n);
         }
     }

@@ -101,7 +101,7 @@ impl RawSemaphore {
     }
 
     /// A semaphore on the heap, for loom models.
-    #[cfg(loom)]
+    #[cfg(all(test, loom))]
     pub(crate) fn new_for_model(value: u32, bound: Option<u32>) -> RawSemaphore {
         RawSemaphore {
             value: AtomicU32::new(value),
@@ -148,7 +148,7 @@ impl RawSemaphore {
                 return true;
             }
         }
-        self.waiters.fetch_add(1, Ordering::SeqCst);
+        primitive::enter(&self.waiters);
         let taken = loop {
             if self.try_acquire() {
                 break true;
@@ -203,7 +203,7 @@ impl RawSemaphore {
                 Err(now) => v = now,
             }
         }
-        if self.waiters.load(Ordering::SeqCst) != 0 {
+        if primitive::has_waiters(&self.waiters) {
             primitive::wake(&self.value, n);
         }
         Ok(())
@@ -457,7 +457,7 @@ mod loom_models {
     /// Two threads through a Semaphore(1): never both inside, and no permit lost.
     #[test]
     fn loom_semaphore_mutual_exclusion() {
-        loom::model(|| {
+        super::super::primitive::model(|| {
             let sem = Arc::new(RawSemaphore::new_for_model(1, Some(1)));
             let inside = Arc::new(AtomicU32::new(0));
             let threads: Vec<_> = (0..2)
@@ -482,7 +482,7 @@ mod loom_models {
     /// A release racing with a waiter going to sleep is never lost.
     #[test]
     fn loom_semaphore_release_wakes_waiter() {
-        loom::model(|| {
+        super::super::primitive::model(|| {
             let sem = Arc::new(RawSemaphore::new_for_model(0, None));
             let s2 = sem.clone();
             let t = loom::thread::spawn(move || s2.acquire());
