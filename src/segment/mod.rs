@@ -371,6 +371,7 @@ impl Segment {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn control_ptr(&self) -> *mut u8 {
         // SAFETY: the layout was validated against the mapping length, so the control
         // offset is inside the mapping.

@@ -19,7 +19,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::primitive::{self, AtomicU32, Ordering, SPIN};
+use super::primitive::{self, AtomicU32, Ordering};
 use crate::error::Result;
 use crate::segment::{self, Expect, Kind, Segment, SegmentOptions, Spec};
 use crate::types::TypeDesc;
@@ -76,6 +76,7 @@ impl RawEvent {
     }
 
     /// Sets the flag and wakes every waiter. No system call when nobody waits.
+    #[inline]
     pub fn set(&self) {
         let mut w = self.word.load(Ordering::SeqCst);
         loop {
@@ -92,23 +93,33 @@ impl RawEvent {
             }
         }
         if primitive::has_waiters(&self.waiters) {
-            primitive::wake(&self.word, u32::MAX);
+            self.wake_all();
         }
     }
 
+    #[inline(never)]
+    fn wake_all(&self) {
+        primitive::wake(&self.word, u32::MAX);
+    }
+
     /// Clears the flag.
+    #[inline]
     pub fn clear(&self) {
         self.word.fetch_and(!FLAG, Ordering::SeqCst);
     }
 
     /// Whether the flag is set.
+    #[inline]
     pub fn is_set(&self) -> bool {
         self.word.load(Ordering::Acquire) & FLAG != 0
     }
 
     /// Waits until the flag is set.
+    #[inline]
     pub fn wait(&self) {
-        self.wait_until(None);
+        if !self.is_set() {
+            self.wait_until(None);
+        }
     }
 
     /// Waits at most `timeout` for the flag; returns whether it was set (`false`: timed
@@ -117,16 +128,14 @@ impl RawEvent {
         self.wait_until(primitive::deadline(Some(timeout)).or(Some(super::semaphore::far_future())))
     }
 
+    #[inline(never)]
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
         let start = self.word.load(Ordering::Acquire);
         if start & FLAG != 0 {
             return true;
         }
-        for _ in 0..SPIN {
-            primitive::spin_hint();
-            if self.word.load(Ordering::Acquire) != start {
-                return true;
-            }
+        if primitive::spin_until(|| self.word.load(Ordering::Acquire) != start) {
+            return true;
         }
         primitive::enter(&self.waiters);
         let set = loop {
@@ -268,6 +277,7 @@ impl Event {
     }
 
     /// The underlying raw event.
+    #[inline]
     pub fn raw(&self) -> &RawEvent {
         // SAFETY:
         // - the control block was checked (on create or open) to be a RawEvent's length,
@@ -277,26 +287,31 @@ impl Event {
     }
 
     /// See [`RawEvent::set`].
+    #[inline]
     pub fn set(&self) {
         self.raw().set()
     }
 
     /// See [`RawEvent::clear`].
+    #[inline]
     pub fn clear(&self) {
         self.raw().clear()
     }
 
     /// See [`RawEvent::is_set`].
+    #[inline]
     pub fn is_set(&self) -> bool {
         self.raw().is_set()
     }
 
     /// See [`RawEvent::wait`].
+    #[inline]
     pub fn wait(&self) {
         self.raw().wait()
     }
 
     /// See [`RawEvent::wait_timeout`].
+    #[inline]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         self.raw().wait_timeout(timeout)
     }

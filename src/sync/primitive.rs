@@ -23,13 +23,41 @@ use std::time::{Duration, Instant};
 /// The longest single futex sleep.
 pub(crate) const SLICE: Duration = Duration::from_millis(100);
 
-/// How many times a waiter re-checks before it sleeps (a short spin pays off when the
-/// other side is running on another CPU).
+/// Pause-and-check rounds before a waiter yields: about 2 µs on the 2-vCPU machines of
+/// docs/BENCHMARKS.md (a pause is ~8 ns there).
 #[cfg(not(loom))]
-pub(crate) const SPIN: u32 = 64;
-/// One spin under loom: more only multiplies the interleavings to explore.
+const SPIN: u32 = 256;
+/// `sched_yield` rounds after the spin, before sleeping: when the partner runs on the
+/// same CPU, a yield lets it answer without either side paying for a futex sleep and
+/// wake-up (1 to 25 µs here); when it runs elsewhere, the spin has usually seen it.
+#[cfg(not(loom))]
+const YIELDS: u32 = 8;
+/// No spinning under loom: it only multiplies the interleavings to explore.
 #[cfg(loom)]
-pub(crate) const SPIN: u32 = 1;
+const SPIN: u32 = 0;
+#[cfg(loom)]
+const YIELDS: u32 = 0;
+
+/// Spins, then yields, re-checking `ready` each round, before a waiter commits to
+/// sleeping. Returns whether `ready` became true. A partner that answers within the
+/// spin is seen without a system call on either side (the waker finds no waiter
+/// recorded, so it does not call futex_wake).
+#[inline]
+pub(crate) fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
+    for _ in 0..SPIN {
+        std::hint::spin_loop();
+        if ready() {
+            return true;
+        }
+    }
+    for _ in 0..YIELDS {
+        std::thread::yield_now();
+        if ready() {
+            return true;
+        }
+    }
+    false
+}
 
 /// The instant `timeout` from now; `None` (wait forever) when there is no timeout or it
 /// does not fit in an `Instant`.
@@ -87,30 +115,34 @@ pub(crate) fn wake(word: &AtomicU32, n: u32) {
     }
 }
 
-/// A hint inside a spin loop.
-pub(crate) fn spin_hint() {
-    #[cfg(not(loom))]
-    std::hint::spin_loop();
-    #[cfg(loom)]
-    loom::thread::yield_now();
-}
-
-/// Registers a waiter: call before the last check of the futex word.
+/// Registers a waiter: call before the last check of the futex word, which must be a
+/// `SeqCst` load.
 ///
-/// Together with [`has_waiters`] this is the "no lost wake-up" handshake, stated with
-/// read-modify-writes so that it holds under acquire/release alone (and loom can check
-/// it): the waker's RMW on `waiters` comes after its change of the futex word; if it
-/// comes after the waiter's `enter` in `waiters`' modification order it sees the
-/// waiter, otherwise the waiter's `enter` reads from it (acquire) and so sees the new
-/// futex word and does not sleep.
+/// Together with [`has_waiters`] this is the "no lost wake-up" handshake. In the real
+/// build it is the classic store-load (Dekker) pattern on two words, sound because every
+/// access involved is `SeqCst` (one total order): the waker's change of the futex word
+/// (a `SeqCst` RMW) precedes its `SeqCst` load of `waiters`; the waiter's `SeqCst`
+/// increment of `waiters` precedes its `SeqCst` load of the futex word (and the
+/// kernel's re-check). If the waker's load misses the increment, the increment is later
+/// in the total order than the waker's change, so the waiter's load sees the change and
+/// it does not sleep. On x86 the waker's load is a plain `mov` after its locked RMW.
+///
+/// loom models `SeqCst` as acquire/release only, under which that pattern is not
+/// sound; so with `--cfg loom` the waker reads `waiters` with an `AcqRel` RMW instead
+/// (sound under acquire/release alone: the two RMWs on `waiters` are ordered, and the
+/// later one reads from and synchronizes with the earlier). The models thus check the
+/// algorithms with a handshake at least as strong as the real one.
 pub(crate) fn enter(waiters: &AtomicU32) {
-    waiters.fetch_add(1, Ordering::AcqRel);
+    waiters.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Whether a waiter is recorded: call after changing the futex word, before deciding
-/// whether to wake (see [`enter`]).
+/// Whether a waiter is recorded: call after changing the futex word with a `SeqCst`
+/// RMW, before deciding whether to wake (see [`enter`]).
 pub(crate) fn has_waiters(waiters: &AtomicU32) -> bool {
-    waiters.fetch_add(0, Ordering::AcqRel) != 0
+    #[cfg(not(loom))]
+    return waiters.load(Ordering::SeqCst) != 0;
+    #[cfg(loom)]
+    return waiters.fetch_add(0, Ordering::AcqRel) != 0;
 }
 
 /// Decrements a waiter count, never below zero: a hostile or stale count then costs at

@@ -27,7 +27,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::primitive::{self, AtomicU32, Ordering, SPIN};
+use super::primitive::{self, AtomicU32, Ordering};
 use crate::error::{Error, Result};
 use crate::segment::{self, Expect, Kind, Segment, SegmentOptions, Spec};
 use crate::types::TypeDesc;
@@ -113,8 +113,10 @@ impl RawSemaphore {
     }
 
     /// Takes a permit if one is available, without waiting. No system call.
+    #[inline]
     pub fn try_acquire(&self) -> bool {
-        let mut v = self.value.load(Ordering::Relaxed);
+        // SeqCst: after `primitive::enter`, this is the waiter's side of the handshake.
+        let mut v = self.value.load(Ordering::SeqCst);
         while v != 0 {
             match self
                 .value
@@ -128,25 +130,25 @@ impl RawSemaphore {
     }
 
     /// Takes a permit, waiting as long as it takes.
+    #[inline]
     pub fn acquire(&self) {
-        self.acquire_until(None);
+        if !self.try_acquire() {
+            self.acquire_slow(None);
+        }
     }
 
     /// Takes a permit, waiting at most `timeout`. Returns whether a permit was taken
     /// (`false`: timed out), like Python's `acquire(timeout=...)`.
+    #[inline]
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
-        self.acquire_until(primitive::deadline(Some(timeout)).or(Some(far_future())))
+        self.try_acquire()
+            || self.acquire_slow(primitive::deadline(Some(timeout)).or(Some(far_future())))
     }
 
-    fn acquire_until(&self, deadline: Option<Instant>) -> bool {
-        if self.try_acquire() {
+    #[inline(never)]
+    fn acquire_slow(&self, deadline: Option<Instant>) -> bool {
+        if primitive::spin_until(|| self.value.load(Ordering::Relaxed) != 0 && self.try_acquire()) {
             return true;
-        }
-        for _ in 0..SPIN {
-            primitive::spin_hint();
-            if self.value.load(Ordering::Relaxed) != 0 && self.try_acquire() {
-                return true;
-            }
         }
         primitive::enter(&self.waiters);
         let taken = loop {
@@ -166,6 +168,7 @@ impl RawSemaphore {
     /// # Errors
     /// [`Error::OverRelease`] if the semaphore is bounded and already holds its bound,
     /// or if the value would overflow `u32`.
+    #[inline]
     pub fn release(&self) -> Result<()> {
         self.release_n(1)
     }
@@ -174,6 +177,7 @@ impl RawSemaphore {
     ///
     /// # Errors
     /// As [`release`](Self::release); nothing is released on error.
+    #[inline]
     pub fn release_n(&self, n: u32) -> Result<()> {
         if n == 0 {
             return Ok(());
@@ -187,13 +191,7 @@ impl RawSemaphore {
         loop {
             let new = match v.checked_add(n) {
                 Some(new) if new <= max => new,
-                _ => {
-                    return Err(Error::OverRelease {
-                        max: max as u64,
-                        release: n,
-                        found: v as u64 + n as u64,
-                    });
-                }
+                _ => return Err(over_release(max, n, v)),
             };
             match self
                 .value
@@ -204,9 +202,14 @@ impl RawSemaphore {
             }
         }
         if primitive::has_waiters(&self.waiters) {
-            primitive::wake(&self.value, n);
+            self.wake(n);
         }
         Ok(())
+    }
+
+    #[inline(never)]
+    fn wake(&self, n: u32) {
+        primitive::wake(&self.value, n);
     }
 
     /// Permits available now (racy by nature: for display and tests).
@@ -222,6 +225,15 @@ impl RawSemaphore {
             bound: (self.bounded.load(Ordering::Relaxed) == 1)
                 .then(|| self.bound.load(Ordering::Relaxed)),
         }
+    }
+}
+
+#[cold]
+fn over_release(max: u32, release: u32, value: u32) -> Error {
+    Error::OverRelease {
+        max: max as u64,
+        release,
+        found: value as u64 + release as u64,
     }
 }
 
@@ -276,6 +288,7 @@ fn open_seg(name: &str, opts: &SegmentOptions, bounded: bool) -> Result<Segment>
     Ok(seg)
 }
 
+#[inline]
 fn raw_in(seg: &Segment) -> &RawSemaphore {
     // SAFETY:
     // - the segment was created or opened as a semaphore, whose control block length was
@@ -357,21 +370,25 @@ macro_rules! standalone {
             }
 
             /// The underlying raw semaphore.
+            #[inline]
             pub fn raw(&self) -> &RawSemaphore {
                 raw_in(&self.seg)
             }
 
             /// See [`RawSemaphore::acquire`].
+            #[inline]
             pub fn acquire(&self) {
                 self.raw().acquire()
             }
 
             /// See [`RawSemaphore::try_acquire`].
+            #[inline]
             pub fn try_acquire(&self) -> bool {
                 self.raw().try_acquire()
             }
 
             /// See [`RawSemaphore::acquire_timeout`].
+            #[inline]
             pub fn acquire_timeout(&self, timeout: Duration) -> bool {
                 self.raw().acquire_timeout(timeout)
             }
@@ -380,6 +397,7 @@ macro_rules! standalone {
             ///
             /// # Errors
             /// As [`RawSemaphore::release`].
+            #[inline]
             pub fn release(&self) -> Result<()> {
                 self.raw().release()
             }
@@ -388,6 +406,7 @@ macro_rules! standalone {
             ///
             /// # Errors
             /// As [`RawSemaphore::release_n`].
+            #[inline]
             pub fn release_n(&self, n: u32) -> Result<()> {
                 self.raw().release_n(n)
             }

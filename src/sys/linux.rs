@@ -80,12 +80,47 @@ pub(crate) fn file_len_mode(fd: impl AsFd) -> io::Result<(u64, u32)> {
     Ok((st.st_size as u64, st.st_mode & 0o7777))
 }
 
+/// Bumped in every child right after `fork`, so that cached ids are re-read there.
+static FORK_GENERATION: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static ATFORK: std::sync::Once = std::sync::Once::new();
+
+extern "C" fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+thread_local! {
+    /// (fork generation, pid, tid) of this thread, pid 0 when not read yet.
+    static IDS: std::cell::Cell<(u32, u32, u32)> = const { std::cell::Cell::new((0, 0, 0)) };
+}
+
+/// This thread's (pid, tid), cached per thread: `getpid` and `gettid` are system calls,
+/// and the lock paths ask for them on every acquire. A `fork` invalidates the cache (the
+/// child's thread has new ids) through a `pthread_atfork` child handler.
+fn ids() -> (u32, u32) {
+    ATFORK.call_once(|| {
+        // SAFETY: registers a handler that only does an atomic increment, which is
+        // async-signal-safe as the child side of fork requires.
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    });
+    let generation = FORK_GENERATION.load(std::sync::atomic::Ordering::Relaxed);
+    IDS.with(|cell| {
+        let (g, pid, tid) = cell.get();
+        if pid != 0 && g == generation {
+            return (pid, tid);
+        }
+        let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
+        let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+        cell.set((generation, pid, tid));
+        (pid, tid)
+    })
+}
+
 pub(crate) fn current_pid() -> u32 {
-    rustix::process::getpid().as_raw_nonzero().get() as u32
+    ids().0
 }
 
 pub(crate) fn current_tid() -> u32 {
-    rustix::thread::gettid().as_raw_nonzero().get() as u32
+    ids().1
 }
 
 /// Whether a process with this pid exists (a zombie counts as alive until reaped).
