@@ -14,10 +14,15 @@
 //! later locker is told too until someone recovers. Nothing deadlocks either way.
 //!
 //! ## Trust
-//! The pthread mutex's bytes belong to the C library. A process with write access that
-//! scribbles over a mutex another process is holding can crash that process when it
-//! unlocks (glibc follows list pointers stored in the mutex). shmkit's own fields next to
-//! it (owner pid, repair flag) are plain atomics read defensively.
+//! The pthread mutex's bytes belong to the C library, which trusts them. Before every
+//! lock shmkit checks the mutex's type word against the one it initialized, so garbage
+//! written over an idle mutex gives [`Error::NotRecoverable`] instead of reaching glibc
+//! (which would abort on, say, a bogus "priority protect" type). What cannot be checked:
+//! a process with write access that rewrites a mutex *while another process holds it*
+//! can make that holder's unlock fail or crash (glibc follows the list pointers stored
+//! in the mutex). Such a writer can also simply hold the lock forever; give write access
+//! only to processes you trust not to scribble. shmkit's own fields (owner pid, repair
+//! flag) are plain atomics, read defensively.
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -98,6 +103,18 @@ impl RawMutex {
         self.pthread.get().cast()
     }
 
+    /// Refuses a mutex whose pthread type word was overwritten (see the module docs).
+    fn intact(&self) -> std::result::Result<(), LockError<RawMutexGuard<'_>>> {
+        // SAFETY: the pthread area is PTHREAD_MUTEX_BYTES long and 8-aligned inside self.
+        if unsafe { sys::mutex_type_intact(self.pthread()) } {
+            Ok(())
+        } else {
+            Err(LockError::Failed(Error::NotRecoverable(
+                "the mutex's bytes were overwritten (its pthread type word is not the one shmkit initialized)".into(),
+            )))
+        }
+    }
+
     /// Blocks until the lock is acquired.
     ///
     /// # Errors
@@ -105,6 +122,7 @@ impl RawMutex {
     /// [`LockError::Failed`] with [`Error::Deadlock`](Error) if this thread holds it
     /// already, [`Error::NotRecoverable`], [`Error::Io`].
     pub fn lock(&self) -> LockResult<RawMutexGuard<'_>> {
+        self.intact()?;
         // SAFETY: the pthread mutex was initialized by `init` (type invariant) and lives
         // as long as `self`.
         let outcome = unsafe { sys::mutex_lock(self.pthread(), None) };
@@ -116,6 +134,7 @@ impl RawMutex {
     /// # Errors
     /// As [`lock`](Self::lock), plus [`Error::Timeout`].
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<RawMutexGuard<'_>> {
+        self.intact()?;
         // SAFETY: as in `lock`.
         let outcome = unsafe { sys::mutex_lock(self.pthread(), Some(timeout)) };
         self.finish(outcome, Some(Error::Timeout(timeout)))
@@ -126,6 +145,7 @@ impl RawMutex {
     /// # Errors
     /// As [`lock`](Self::lock), plus [`Error::WouldBlock`].
     pub fn try_lock(&self) -> LockResult<RawMutexGuard<'_>> {
+        self.intact()?;
         // SAFETY: as in `lock`.
         let outcome = unsafe { sys::mutex_try_lock(self.pthread()) };
         self.finish(outcome, Some(Error::WouldBlock))

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use rustix::fs::Mode;
@@ -157,6 +157,44 @@ pub(crate) unsafe fn mutex_init(m: *mut u8) -> io::Result<()> {
         libc::pthread_mutexattr_destroy(attr.as_mut_ptr());
         result
     }
+}
+
+/// Byte offset of glibc's `__kind` in a 64-bit `pthread_mutex_t`
+/// (`__lock`, `__count`, `__owner`, `__nusers`, then `__kind`).
+const KIND_OFFSET: usize = 16;
+
+/// The `__kind` word that [`mutex_init`] produces, learned once from a private mutex
+/// initialized with the same attributes.
+fn expected_kind() -> u32 {
+    static KIND: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *KIND.get_or_init(|| {
+        let mut probe = [0u64; PTHREAD_MUTEX_BYTES / 8];
+        let p = probe.as_mut_ptr().cast::<u8>();
+        // SAFETY: `probe` is a private, 8-aligned, PTHREAD_MUTEX_BYTES-long buffer that no
+        // one else uses; it is destroyed right after reading its kind word.
+        unsafe {
+            if mutex_init(p).is_err() {
+                return u32::MAX;
+            }
+            let kind = p.add(KIND_OFFSET).cast::<u32>().read();
+            libc::pthread_mutex_destroy(p.cast());
+            kind
+        }
+    })
+}
+
+/// Whether the mutex's type word is still the one [`mutex_init`] wrote. glibc trusts
+/// that word (a "priority protect" type, for one, aborts the process on a bad
+/// priority), so bytes overwritten by another process are refused before glibc sees
+/// them.
+///
+/// # Safety
+/// - `m` points to `PTHREAD_MUTEX_BYTES` mapped bytes, 8-aligned.
+pub(crate) unsafe fn mutex_type_intact(m: *mut u8) -> bool {
+    // SAFETY: the kind word is inside the mutex bytes (caller's contract), 4-aligned;
+    // glibc never writes it after init, and an atomic read is sound whatever its value.
+    let kind = unsafe { AtomicU32::from_ptr(m.add(KIND_OFFSET).cast()) }.load(Ordering::Relaxed);
+    kind == expected_kind()
 }
 
 fn check(rc: libc::c_int) -> io::Result<()> {

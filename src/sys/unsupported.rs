@@ -78,3 +78,8 @@ pub(crate) unsafe fn mutex_consistent(_m: *mut u8) -> io::Result<()> {
 pub(crate) unsafe fn mutex_unlock(_m: *mut u8) -> io::Result<()> {
     unsupported()
 }
+/// # Safety
+/// Never touches `m`.
+pub(crate) unsafe fn mutex_type_intact(_m: *mut u8) -> bool {
+    false
+}
