@@ -44,13 +44,9 @@ pub struct RawMutex {
     pthread: UnsafeCell<[u64; PTHREAD_MUTEX_BYTES / 8]>,
     /// 1 while the protected data may need repair (an owner died, nobody recovered yet).
     needs_repair: AtomicU32,
-    /// Pid of the holder, 0 when free. Informational (for `shmkit show`).
-    owner_pid: AtomicU32,
-    /// Thread id of the holder, 0 when free. Informational.
-    owner_tid: AtomicU32,
     /// How many times an owner died holding this lock.
     owner_deaths: AtomicU32,
-    _reserved: [u32; 12],
+    _reserved: [u32; 14],
 }
 
 const _: () = assert!(std::mem::size_of::<RawMutex>() == 128);
@@ -66,12 +62,11 @@ unsafe impl Send for RawMutex {}
 pub struct MutexSnapshot {
     /// Whether the lock word says the lock is held (glibc: owner thread id nonzero).
     pub locked: bool,
-    /// Thread id in the lock word itself (glibc's view of the owner), 0 when free.
-    pub lock_word_tid: u32,
-    /// Pid recorded by the holder, 0 when free.
-    pub owner_pid: u32,
-    /// Thread id recorded by the holder, 0 when free.
+    /// Thread id of the holder from the lock word, 0 when free.
     pub owner_tid: u32,
+    /// Process id of the holder (the thread's process, from /proc), when it still
+    /// exists; `None` when free or when the owner is gone.
+    pub owner_pid: Option<u32>,
     /// Whether an owner died and the data has not been marked consistent since.
     pub needs_repair: bool,
     /// How many owners died holding the lock.
@@ -182,8 +177,6 @@ impl RawMutex {
                 }));
             }
         };
-        self.owner_pid.store(sys::current_pid(), Ordering::Relaxed);
-        self.owner_tid.store(sys::current_tid(), Ordering::Relaxed);
         let guard = RawMutexGuard {
             mutex: self,
             _not_send: PhantomData,
@@ -204,9 +197,8 @@ impl RawMutex {
         let tid = word & 0x3fff_ffff;
         MutexSnapshot {
             locked: tid != 0,
-            lock_word_tid: tid,
-            owner_pid: self.owner_pid.load(Ordering::Relaxed),
-            owner_tid: self.owner_tid.load(Ordering::Relaxed),
+            owner_tid: tid,
+            owner_pid: if tid == 0 { None } else { sys::tid_to_pid(tid) },
             needs_repair: self.needs_repair.load(Ordering::Relaxed) != 0,
             owner_deaths: self.owner_deaths.load(Ordering::Relaxed),
         }
@@ -239,8 +231,6 @@ impl RawMutexGuard<'_> {
 
 impl Drop for RawMutexGuard<'_> {
     fn drop(&mut self) {
-        self.mutex.owner_pid.store(0, Ordering::Relaxed);
-        self.mutex.owner_tid.store(0, Ordering::Relaxed);
         // SAFETY: the guard exists only while this thread holds the mutex. An error here
         // (EPERM) would mean another process rewrote the lock word; there is nothing
         // sound to do about it in a destructor, so it is ignored.

@@ -84,8 +84,14 @@ pub(crate) fn current_pid() -> u32 {
     rustix::process::getpid().as_raw_nonzero().get() as u32
 }
 
-pub(crate) fn current_tid() -> u32 {
-    rustix::thread::gettid().as_raw_nonzero().get() as u32
+/// The process a thread belongs to (its `Tgid` in `/proc/<tid>/status`), if the thread
+/// exists.
+pub(crate) fn tid_to_pid(tid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Whether a process with this pid exists (a zombie counts as alive until reaped).

@@ -38,8 +38,8 @@ pub(crate) fn file_len_mode(_fd: impl std::os::fd::AsFd) -> io::Result<(u64, u32
 pub(crate) fn current_pid() -> u32 {
     std::process::id()
 }
-pub(crate) fn current_tid() -> u32 {
-    0
+pub(crate) fn tid_to_pid(_tid: u32) -> Option<u32> {
+    None
 }
 pub(crate) fn pid_alive(_pid: u32) -> bool {
     false
