@@ -5,6 +5,8 @@
 
 use shmkit::{Array, Value};
 
+// 3.14 is the tutorial's value, not an attempt at pi.
+#[allow(clippy::approx_constant)]
 fn main() -> Result<(), shmkit::Error> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() == 4 && args[1] == "child" {
