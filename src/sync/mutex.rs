@@ -71,6 +71,53 @@ pub struct MutexSnapshot {
     pub needs_repair: bool,
     /// How many owners died holding the lock.
     pub owner_deaths: u32,
+    /// The kernel marked the lock word "owner died" (the holder exited holding it and
+    /// nobody has locked it since); the next locker is told.
+    pub owner_died_pending: bool,
+    /// The lock word says threads are (or were recently) sleeping on it.
+    pub waiters: bool,
+}
+
+/// glibc's lock word: the owner's thread id in the low bits, two flag bits on top.
+const LOCK_WORD_TID_MASK: u32 = 0x3fff_ffff;
+const LOCK_WORD_OWNER_DIED: u32 = 0x4000_0000;
+const LOCK_WORD_WAITERS: u32 = 0x8000_0000;
+
+impl MutexSnapshot {
+    fn decode(word: u32, owner_pid: u32, owner_tid: u32, needs_repair: u32, deaths: u32) -> Self {
+        let tid = word & LOCK_WORD_TID_MASK;
+        MutexSnapshot {
+            locked: tid != 0,
+            lock_word_tid: tid,
+            owner_pid,
+            owner_tid,
+            needs_repair: needs_repair != 0,
+            owner_deaths: deaths,
+            owner_died_pending: word & LOCK_WORD_OWNER_DIED != 0,
+            waiters: word & LOCK_WORD_WAITERS != 0,
+        }
+    }
+
+    /// Decodes a snapshot from a copy of a [`RawMutex`]'s bytes (how `shmkit show` reads
+    /// a lock without mapping it writable or locking it). Any bytes decode; `None` only
+    /// when `bytes` is shorter than a `RawMutex`.
+    pub fn from_bytes(bytes: &[u8]) -> Option<MutexSnapshot> {
+        if bytes.len() < std::mem::size_of::<RawMutex>() {
+            return None;
+        }
+        let word = |off: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&bytes[off..off + 4]);
+            u32::from_ne_bytes(w)
+        };
+        Some(Self::decode(
+            word(0),
+            word(std::mem::offset_of!(RawMutex, owner_pid)),
+            word(std::mem::offset_of!(RawMutex, owner_tid)),
+            word(std::mem::offset_of!(RawMutex, needs_repair)),
+            word(std::mem::offset_of!(RawMutex, owner_deaths)),
+        ))
+    }
 }
 
 impl RawMutex {
@@ -181,15 +228,13 @@ impl RawMutex {
         // that glibc only accesses atomically; reading it atomically is sound whatever
         // its value.
         let word = unsafe { AtomicU32::from_ptr(self.pthread().cast()) }.load(Ordering::Relaxed);
-        let tid = word & 0x3fff_ffff;
-        MutexSnapshot {
-            locked: tid != 0,
-            lock_word_tid: tid,
-            owner_pid: self.owner_pid.load(Ordering::Relaxed),
-            owner_tid: self.owner_tid.load(Ordering::Relaxed),
-            needs_repair: self.needs_repair.load(Ordering::Relaxed) != 0,
-            owner_deaths: self.owner_deaths.load(Ordering::Relaxed),
-        }
+        MutexSnapshot::decode(
+            word,
+            self.owner_pid.load(Ordering::Relaxed),
+            self.owner_tid.load(Ordering::Relaxed),
+            self.needs_repair.load(Ordering::Relaxed),
+            self.owner_deaths.load(Ordering::Relaxed),
+        )
     }
 }
 

@@ -239,3 +239,134 @@ pub(crate) unsafe fn mutex_unlock(m: *mut u8) -> io::Result<()> {
     // SAFETY: the caller holds the mutex.
     check(unsafe { libc::pthread_mutex_unlock(m.cast()) })
 }
+
+// ---- Read-only inspection (`shmkit list/show/gc`) ----
+
+/// Where the OS keeps POSIX shared-memory objects.
+const SHM_DIR: &str = "/dev/shm";
+
+/// What `fstat` says about a shared-memory object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ObjectStat {
+    pub len: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub modified_unix_ns: u64,
+    pub regular_file: bool,
+}
+
+/// The filesystem path of the object `os_name` (`/shmkit.x` → `/dev/shm/shmkit.x`).
+pub(crate) fn object_path(os_name: &str) -> std::path::PathBuf {
+    std::path::Path::new(SHM_DIR).join(os_name.trim_start_matches('/'))
+}
+
+/// Opens an existing object for reading only. `O_NONBLOCK` so that a FIFO planted in
+/// `/dev/shm` cannot make the open hang, `O_NOFOLLOW` so a symlink is not followed.
+pub(crate) fn open_read_only(os_name: &str) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(object_path(os_name))
+}
+
+pub(crate) fn object_stat(file: &std::fs::File) -> io::Result<ObjectStat> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata()?;
+    let modified_unix_ns = u64::try_from(m.mtime())
+        .ok()
+        .and_then(|s| s.checked_mul(1_000_000_000))
+        .and_then(|ns| ns.checked_add(m.mtime_nsec().clamp(0, 999_999_999) as u64))
+        .unwrap_or(0);
+    Ok(ObjectStat {
+        len: m.len(),
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        modified_unix_ns,
+        regular_file: m.file_type().is_file(),
+    })
+}
+
+/// Copies up to `buf.len()` bytes at `offset` with `pread`; returns how many were there
+/// (fewer when the object is shorter). Never maps: a concurrent truncation gives a short
+/// read here, where a mapping would raise SIGBUS.
+pub(crate) fn read_at(file: &std::fs::File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut done = 0;
+    while done < buf.len() {
+        let Some(at) = offset.checked_add(done as u64) else {
+            break;
+        };
+        match file.read_at(&mut buf[done..], at) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Names of the entries in the shared-memory directory that start with `prefix`, as raw
+/// bytes (they may not be UTF-8).
+pub(crate) fn list_objects(prefix: &str) -> io::Result<Vec<Vec<u8>>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(SHM_DIR)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.as_bytes().starts_with(prefix.as_bytes()) {
+            names.push(name.as_bytes().to_vec());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Which processes map the object `os_name`, from `/proc/*/maps`. Returns the pids and
+/// how many processes' maps could not be read (other users' processes, without root).
+pub(crate) fn pids_mapping(os_name: &str) -> io::Result<(Vec<u32>, usize)> {
+    use std::io::BufRead;
+    let path = object_path(os_name);
+    let path = path.to_string_lossy();
+    let mut pids = Vec::new();
+    let mut unreadable = 0;
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(file) = std::fs::File::open(entry.path().join("maps")) else {
+            unreadable += 1;
+            continue;
+        };
+        let mut found = false;
+        let mut read_any = false;
+        for line in io::BufReader::new(file).split(b'\n') {
+            let Ok(line) = line else { break };
+            read_any = true;
+            // The path is the last field; it ends the line (" (deleted)" once unlinked).
+            if line.ends_with(path.as_bytes())
+                && line.len() > path.len()
+                && line[line.len() - path.len() - 1] == b' '
+            {
+                found = true;
+                break;
+            }
+        }
+        if found {
+            pids.push(pid);
+        } else if !read_any && pid_alive(pid) {
+            // An empty read: a kernel thread (no maps) or no permission (EACCES on read).
+            let status = std::fs::read(entry.path().join("maps"));
+            if status.is_err() {
+                unreadable += 1;
+            }
+        }
+    }
+    Ok((pids, unreadable))
+}

@@ -78,3 +78,30 @@ pub(crate) unsafe fn mutex_consistent(_m: *mut u8) -> io::Result<()> {
 pub(crate) unsafe fn mutex_unlock(_m: *mut u8) -> io::Result<()> {
     unsupported()
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ObjectStat {
+    pub len: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub modified_unix_ns: u64,
+    pub regular_file: bool,
+}
+pub(crate) fn object_path(os_name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(os_name)
+}
+pub(crate) fn open_read_only(_os_name: &str) -> io::Result<std::fs::File> {
+    unsupported()
+}
+pub(crate) fn object_stat(_file: &std::fs::File) -> io::Result<ObjectStat> {
+    unsupported()
+}
+pub(crate) fn read_at(_file: &std::fs::File, _offset: u64, _buf: &mut [u8]) -> io::Result<usize> {
+    unsupported()
+}
+pub(crate) fn list_objects(_prefix: &str) -> io::Result<Vec<Vec<u8>>> {
+    unsupported()
+}
+pub(crate) fn pids_mapping(_os_name: &str) -> io::Result<(Vec<u32>, usize)> {
+    unsupported()
+}
