@@ -24,8 +24,8 @@ use zerocopy::FromBytes;
 
 use crate::error::{Error, Result};
 use crate::segment::{
-    self, HEADER_LEN, Kind, OS_PREFIX, RawHeader, STATE_INITIALIZING, STATE_POISONED, STATE_READY,
-    SegmentInfo,
+    self, FORMAT_VERSION, HEADER_LEN, Kind, MAGIC, OS_PREFIX, RawHeader, STATE_INITIALIZING,
+    STATE_POISONED, STATE_READY, SegmentInfo,
 };
 use crate::sync::MutexSnapshot;
 use crate::sys;
@@ -208,32 +208,40 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The kind's name, or `unknown kind N` (`None` without a header).
+    /// The header if it at least starts with shmkit's magic (the other fields may still
+    /// be invalid); `None` otherwise: then no field of it means anything.
+    pub fn header_with_magic(&self) -> Option<&RawHeader> {
+        self.header.as_ref().filter(|h| h.magic == MAGIC)
+    }
+
+    /// The kind's name, or `unknown(N)` (`None` without a header with shmkit's magic).
     pub fn kind_label(&self) -> Option<String> {
-        self.header.map(|h| match Kind::from_u32(h.kind) {
-            Some(k) => k.name().to_string(),
-            None => format!("unknown kind {}", h.kind),
-        })
+        self.header_with_magic()
+            .map(|h| match Kind::from_u32(h.kind) {
+                Some(k) => k.name().to_string(),
+                None => format!("unknown({})", h.kind),
+            })
     }
 
     /// The element type name with non-printable bytes escaped (`\xNN`), bounded to the
-    /// 64-byte field whatever the recorded length says.
+    /// 64-byte field whatever the recorded length says (`None` without a header with
+    /// shmkit's magic).
     pub fn type_name(&self) -> Option<String> {
-        self.header.map(|h| {
+        self.header_with_magic().map(|h| {
             let n = (h.type_name_len as usize).min(h.type_name.len());
             escape_bytes(&h.type_name[..n])
         })
     }
 
-    /// The creator's pid as recorded (0 when none).
+    /// The creator's pid as recorded (0 when none, or without shmkit's magic).
     pub fn creator_pid(&self) -> u32 {
-        self.header.map_or(0, |h| h.creator_pid)
+        self.header_with_magic().map_or(0, |h| h.creator_pid)
     }
 
-    /// Nanoseconds since creation as recorded in the header (`None` without a header or
-    /// when the recorded time is in the future).
+    /// Nanoseconds since creation as recorded in the header (`None` without a header
+    /// with shmkit's magic, or when the recorded time is in the future).
     pub fn age_ns(&self, now_unix_ns: u64) -> Option<u64> {
-        let created = self.header?.created_unix_ns;
+        let created = self.header_with_magic()?.created_unix_ns;
         now_unix_ns.checked_sub(created)
     }
 }
@@ -350,8 +358,15 @@ pub fn inspect(name: &str, opts: &InspectOptions) -> Result<Snapshot> {
         Error::corrupt(name, "header bytes do not decode") // unreachable: any bytes decode
     })?;
     snap.header = Some(raw);
-    if raw.creator_pid != 0 {
+    if raw.creator_pid != 0 && raw.magic == MAGIC {
         snap.creator_alive = Some(sys::pid_alive(raw.creator_pid));
+    }
+    if raw.magic != MAGIC || raw.version != FORMAT_VERSION {
+        // Nothing else in the header can be interpreted; validate says which is wrong.
+        if let Err(e) = segment::validate(&raw, stat.len, name) {
+            snap.problems.push(problem_text(e));
+        }
+        return Ok(snap);
     }
     // The object's size may have changed between fstat and the read; validate against
     // what fstat said (a later short read is reported where it happens).
@@ -836,16 +851,19 @@ pub fn gc_verdict(snap: &Snapshot, mapped_by: &[u32], now_unix_ns: u64) -> (bool
 }
 
 /// Removes segments that no live process uses (see [`gc_verdict`]), or with `dry_run`
-/// only says what it would remove. Before unlinking, each segment is read again and
-/// left alone if its header changed (recreated under the same name meanwhile).
-/// Segments that cannot be read are kept, with the reason.
+/// only says what it would remove. `only`: consider just these names (all segments when
+/// `None`). Before unlinking, each segment is read again and left alone if its header
+/// changed (recreated under the same name meanwhile). Segments that cannot be read are
+/// kept, with the reason.
 ///
 /// # Errors
 /// As [`list`] and [`mapped_by`].
-pub fn gc(dry_run: bool) -> Result<Vec<GcDecision>> {
+pub fn gc(dry_run: bool, only: Option<&[String]>) -> Result<Vec<GcDecision>> {
     let now = sys::unix_time_ns();
     let mut out = Vec::new();
-    for entry in list(&InspectOptions::header_only())? {
+    let entries = list(&InspectOptions::header_only())?;
+    let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
+    for entry in entries.into_iter().filter(|e| wanted(&e.name)) {
         let snap = match entry.result {
             Ok(s) => s,
             Err(e) => {

@@ -63,6 +63,8 @@ enum Command {
     },
     /// Removes segments whose creator is dead and that no live process maps.
     Gc {
+        /// Consider only these segments (default: every shmkit segment).
+        names: Vec<String>,
         /// Only say what would be removed.
         #[arg(long)]
         dry_run: bool,
@@ -135,7 +137,11 @@ fn main() -> ExitCode {
             data,
         } => watch(&name, interval, count, &data.options()),
         Command::Rm { names } => rm(&names),
-        Command::Gc { dry_run, json } => gc(dry_run, json),
+        Command::Gc {
+            names,
+            dry_run,
+            json,
+        } => gc(&names, dry_run, json),
     };
     match result {
         Ok(code) => code,
@@ -218,8 +224,12 @@ fn rm(names: &[String]) -> CmdResult {
     })
 }
 
-fn gc(dry_run: bool, json: bool) -> CmdResult {
-    let decisions = inspect::gc(dry_run)?;
+fn gc(names: &[String], dry_run: bool, json: bool) -> CmdResult {
+    for n in names {
+        shmkit::segment::validate_name(n)?;
+    }
+    let only = (!names.is_empty()).then_some(names);
+    let decisions = inspect::gc(dry_run, only)?;
     if json {
         print(&format!("{}\n", json::gc(&decisions, dry_run)));
     } else {

@@ -63,7 +63,7 @@ fn alive_word(alive: Option<bool>) -> &'static str {
 fn age(snap: &Snapshot, now: u64) -> String {
     match snap.age_ns(now) {
         Some(ns) => duration(ns),
-        None if snap.header.is_some() => "future".into(),
+        None if snap.header_with_magic().is_some() => "future".into(),
         None => "-".into(),
     }
 }
@@ -95,6 +95,15 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// At most `max` characters, with `...` when cut.
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}...", s.chars().take(max - 3).collect::<String>())
+    }
+}
+
 /// The `list` table.
 pub fn list(entries: &[ListEntry], now: u64) -> String {
     if entries.is_empty() {
@@ -114,6 +123,7 @@ pub fn list(entries: &[ListEntry], now: u64) -> String {
                 s.kind_label().unwrap_or_else(|| "-".into()),
                 s.type_name()
                     .filter(|t| !t.is_empty())
+                    .map(|t| shorten(&t, 24))
                     .unwrap_or_else(|| "-".into()),
                 s.object.len.to_string(),
                 match s.creator_pid() {
@@ -341,7 +351,7 @@ pub fn show(snap: &Snapshot, now: u64) -> String {
             p => format!("pid {p} ({})", alive_word(snap.creator_alive)),
         },
     ]);
-    if let Some(h) = &snap.header {
+    if let Some(h) = snap.header_with_magic() {
         rows.push(vec![
             "created".into(),
             format!("{} ({} ago)", utc(h.created_unix_ns), age(snap, now)),
