@@ -327,7 +327,12 @@ pub fn show(snap: &Snapshot, now: u64) -> String {
             if info.type_name.is_empty() {
                 "none".into()
             } else {
-                clean(&info.type_display())
+                format!(
+                    "{} (size {}, align {})",
+                    shmkit::inspect::escape_bytes(info.type_name.as_bytes()),
+                    info.elem_size,
+                    info.elem_align
+                )
             },
         ]);
         rows.push(vec!["capacity".into(), info.capacity.to_string()]);
