@@ -194,6 +194,7 @@ pub struct Snapshot {
     /// The validated header (`None` when it does not validate).
     pub info: Option<SegmentInfo>,
     /// Whether the creator recorded in the header is alive (`None`: no pid recorded).
+    /// A zombie counts as dead: it no longer maps anything or holds any lock.
     pub creator_alive: Option<bool>,
     /// What is wrong with the segment, one sentence each.
     pub problems: Vec<String>,
@@ -359,7 +360,7 @@ pub fn inspect(name: &str, opts: &InspectOptions) -> Result<Snapshot> {
     })?;
     snap.header = Some(raw);
     if raw.creator_pid != 0 && raw.magic == MAGIC {
-        snap.creator_alive = Some(sys::pid_alive(raw.creator_pid));
+        snap.creator_alive = Some(sys::pid_running(raw.creator_pid));
     }
     if raw.magic != MAGIC || raw.version != FORMAT_VERSION {
         // Nothing else in the header can be interpreted; validate says which is wrong.
@@ -538,7 +539,7 @@ fn mutex_fields(
         ));
         return None;
     };
-    let owner_alive = m.owner_pid != 0 && sys::pid_alive(m.owner_pid);
+    let owner_alive = m.owner_pid != 0 && sys::pid_running(m.owner_pid);
     v.fields.push((keys.locked, Field::Bool(m.locked)));
     v.fields.push((
         keys.owner_pid,

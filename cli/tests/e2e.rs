@@ -317,3 +317,41 @@ fn corrupt_files_are_listed_with_the_reason_and_gc_waits_a_minute() {
         std::panic::resume_unwind(p);
     }
 }
+
+#[test]
+fn zombie_creator_counts_as_dead() {
+    if let Some(child) = common::child_role() {
+        creator_child(&child);
+        return;
+    }
+    let (v, m) = (
+        common::unique_name("zombie-v"),
+        common::unique_name("zombie-m"),
+    );
+    let mut kid = common::spawn_child("zombie_creator_counts_as_dead", "creator", &[&v, &m]);
+    common::wait_until(Duration::from_secs(20), "the child's segments", || {
+        inspect::inspect(&m, &InspectOptions::header_only()).is_ok_and(|s| s.state == State::Ready)
+    });
+    // SIGKILL without reaping: the child stays a zombie (as under an init that does
+    // not reap, in a container) until `wait` below.
+    kid.kill().unwrap();
+    let result = std::panic::catch_unwind(|| {
+        common::wait_until(Duration::from_secs(20), "creator seen dead", || {
+            inspect::inspect(&v, &InspectOptions::header_only())
+                .is_ok_and(|s| s.creator_alive == Some(false))
+        });
+        let o = shmkit(&["gc", &v, &m]);
+        assert!(
+            stdout(&o).contains(&format!("removed {v}:")),
+            "{}",
+            stdout(&o)
+        );
+        assert!(gone(&v) && gone(&m));
+    });
+    kid.wait().unwrap();
+    let _ = shmkit::unlink(&v);
+    let _ = shmkit::unlink(&m);
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}

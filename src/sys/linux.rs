@@ -340,33 +340,51 @@ pub(crate) fn pids_mapping(os_name: &str) -> io::Result<(Vec<u32>, usize)> {
         else {
             continue;
         };
-        let Ok(file) = std::fs::File::open(entry.path().join("maps")) else {
-            unreadable += 1;
-            continue;
+        let file = match std::fs::File::open(entry.path().join("maps")) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                unreadable += 1;
+                continue;
+            }
+            // Gone since the directory was read: it maps nothing any more.
+            Err(_) => continue,
         };
-        let mut found = false;
-        let mut read_any = false;
         for line in io::BufReader::new(file).split(b'\n') {
-            let Ok(line) = line else { break };
-            read_any = true;
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => {
+                    // Another user's process (the check happens on read), or gone.
+                    if e.kind() == io::ErrorKind::PermissionDenied {
+                        unreadable += 1;
+                    }
+                    break;
+                }
+            };
             // The path is the last field; it ends the line (" (deleted)" once unlinked).
             if line.ends_with(path.as_bytes())
                 && line.len() > path.len()
                 && line[line.len() - path.len() - 1] == b' '
             {
-                found = true;
+                pids.push(pid);
                 break;
-            }
-        }
-        if found {
-            pids.push(pid);
-        } else if !read_any && pid_alive(pid) {
-            // An empty read: a kernel thread (no maps) or no permission (EACCES on read).
-            let status = std::fs::read(entry.path().join("maps"));
-            if status.is_err() {
-                unreadable += 1;
             }
         }
     }
     Ok((pids, unreadable))
+}
+
+/// Whether `pid` is a running process: it exists and is not a zombie (a zombie has
+/// released its memory, mappings and robust locks; only its exit status is left).
+pub(crate) fn pid_running(pid: u32) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    match std::fs::read(format!("/proc/{pid}/stat")) {
+        // The state letter follows the last ')' (the command name may contain one).
+        Ok(stat) => match stat.iter().rposition(|&b| b == b')') {
+            Some(i) => !matches!(stat.get(i + 2), Some(b'Z') | Some(b'X') | Some(b'x')),
+            None => true,
+        },
+        Err(_) => true,
+    }
 }

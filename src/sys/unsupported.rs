@@ -105,3 +105,6 @@ pub(crate) fn list_objects(_prefix: &str) -> io::Result<Vec<Vec<u8>>> {
 pub(crate) fn pids_mapping(_os_name: &str) -> io::Result<(Vec<u32>, usize)> {
     unsupported()
 }
+pub(crate) fn pid_running(_pid: u32) -> bool {
+    false
+}
