@@ -774,7 +774,8 @@ pub fn list(opts: &InspectOptions) -> Result<Vec<ListEntry>> {
 }
 
 /// Which processes map the segment `name` (from `/proc/*/maps`), and how many
-/// processes could not be checked (their maps are not readable by this user).
+/// processes could not be checked (reading their maps was denied: other users'
+/// processes without root, or more privileged ones).
 ///
 /// # Errors
 /// [`Error::InvalidName`], [`Error::Io`] if `/proc` cannot be read,
@@ -882,7 +883,7 @@ pub fn gc(dry_run: bool, only: Option<&[String]>) -> Result<Vec<GcDecision>> {
         let (mut remove, mut reason) = gc_verdict(&snap, &pids, now);
         if remove && unreadable > 0 {
             reason.push_str(&format!(
-                " (the maps of {unreadable} processes of other users could not be checked)"
+                " ({unreadable} processes could not be checked: reading their maps was denied)"
             ));
         }
         let mut removed = false;
