@@ -781,8 +781,18 @@ pub fn list(opts: &InspectOptions) -> Result<Vec<ListEntry>> {
 /// [`Error::InvalidName`], [`Error::Io`] if `/proc` cannot be read,
 /// [`Error::Unsupported`].
 pub fn mapped_by(name: &str) -> Result<(Vec<u32>, usize)> {
-    segment::validate_name(name)?;
-    sys::pids_mapping(&segment::os_name(name)).map_err(|e| {
+    let (mut pids, unreadable) = mapped_by_each(&[name.to_string()])?;
+    Ok((pids.pop().unwrap_or_default(), unreadable))
+}
+
+/// [`mapped_by`] for many segments in one pass over `/proc`.
+fn mapped_by_each(names: &[String]) -> Result<(Vec<Vec<u32>>, usize)> {
+    let mut os_names = Vec::with_capacity(names.len());
+    for n in names {
+        segment::validate_name(n)?;
+        os_names.push(segment::os_name(n));
+    }
+    sys::pids_mapping(&os_names).map_err(|e| {
         if e.kind() == std::io::ErrorKind::Unsupported {
             Error::Unsupported("listing the processes that map a segment")
         } else {
@@ -863,9 +873,18 @@ pub fn gc_verdict(snap: &Snapshot, mapped_by: &[u32], now_unix_ns: u64) -> (bool
 pub fn gc(dry_run: bool, only: Option<&[String]>) -> Result<Vec<GcDecision>> {
     let now = sys::unix_time_ns();
     let mut out = Vec::new();
-    let entries = list(&InspectOptions::header_only())?;
     let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
-    for entry in entries.into_iter().filter(|e| wanted(&e.name)) {
+    let entries: Vec<ListEntry> = list(&InspectOptions::header_only())?
+        .into_iter()
+        .filter(|e| wanted(&e.name))
+        .collect();
+    let readable: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.result.as_ref().ok().map(|s| s.name.clone()))
+        .collect();
+    let (mut mappers, unreadable) = mapped_by_each(&readable)?;
+    mappers.reverse(); // popped in entry order below
+    for entry in entries {
         let snap = match entry.result {
             Ok(s) => s,
             Err(e) => {
@@ -879,7 +898,7 @@ pub fn gc(dry_run: bool, only: Option<&[String]>) -> Result<Vec<GcDecision>> {
                 continue;
             }
         };
-        let (pids, unreadable) = mapped_by(&snap.name)?;
+        let pids = mappers.pop().unwrap_or_default();
         let (mut remove, mut reason) = gc_verdict(&snap, &pids, now);
         if remove && unreadable > 0 {
             reason.push_str(&format!(

@@ -355,3 +355,43 @@ fn zombie_creator_counts_as_dead() {
         std::panic::resume_unwind(p);
     }
 }
+
+#[test]
+fn initializing_segment_of_a_dead_creator_is_listed_and_collected() {
+    if let Some(child) = common::child_role() {
+        // Stops forever just before publishing `ready`.
+        let opts = SegmentOptions::new().stall_before_ready(true);
+        let _ = Value::<u64>::create_with(child.arg(0), 1, &opts);
+        return;
+    }
+    let name = common::unique_name("stalled");
+    let mut kid = common::spawn_child(
+        "initializing_segment_of_a_dead_creator_is_listed_and_collected",
+        "staller",
+        &[&name],
+    );
+    common::wait_until(Duration::from_secs(20), "the stalled segment", || {
+        inspect::inspect(&name, &InspectOptions::header_only())
+            .is_ok_and(|s| s.state == State::Initializing && s.info.is_some())
+    });
+    common::kill9(&mut kid);
+    let result = std::panic::catch_unwind(|| {
+        let text = stdout(&shmkit(&["list"]));
+        let r = row(&text, &name);
+        assert_eq!(r[1..3], ["value", "u64"], "{text}");
+        assert_eq!(r[5], "dead");
+        assert_eq!(r[7], "initializing");
+        assert!(text.contains("died before publishing it"), "{text}");
+        let o = shmkit(&["gc", &name]);
+        assert!(
+            stdout(&o).contains(&format!("removed {name}: initializing segment")),
+            "{}",
+            stdout(&o)
+        );
+        assert!(gone(&name));
+    });
+    let _ = shmkit::unlink(&name);
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}

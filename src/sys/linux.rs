@@ -323,13 +323,19 @@ pub(crate) fn list_objects(prefix: &str) -> io::Result<Vec<Vec<u8>>> {
     Ok(names)
 }
 
-/// Which processes map the object `os_name`, from `/proc/*/maps`. Returns the pids and
-/// how many processes' maps could not be read (other users' processes, without root).
-pub(crate) fn pids_mapping(os_name: &str) -> io::Result<(Vec<u32>, usize)> {
+/// For each object of `os_names`, which processes map it, from one pass over
+/// `/proc/*/maps`; and how many processes' maps could not be read (permission denied).
+pub(crate) fn pids_mapping(os_names: &[String]) -> io::Result<(Vec<Vec<u32>>, usize)> {
     use std::io::BufRead;
-    let path = object_path(os_name);
-    let path = path.to_string_lossy();
-    let mut pids = Vec::new();
+    let paths: Vec<Vec<u8>> = os_names
+        .iter()
+        .map(|n| {
+            let mut p = b" ".to_vec();
+            p.extend_from_slice(object_path(n).to_string_lossy().as_bytes());
+            p
+        })
+        .collect();
+    let mut pids = vec![Vec::new(); os_names.len()];
     let mut unreadable = 0;
     for entry in std::fs::read_dir("/proc")? {
         let Ok(entry) = entry else { continue };
@@ -360,13 +366,11 @@ pub(crate) fn pids_mapping(os_name: &str) -> io::Result<(Vec<u32>, usize)> {
                     break;
                 }
             };
-            // The path is the last field; it ends the line (" (deleted)" once unlinked).
-            if line.ends_with(path.as_bytes())
-                && line.len() > path.len()
-                && line[line.len() - path.len() - 1] == b' '
-            {
-                pids.push(pid);
-                break;
+            // The path is the last field and ends the line (" (deleted)" once unlinked).
+            for (i, path) in paths.iter().enumerate() {
+                if line.ends_with(path) && pids[i].last() != Some(&pid) {
+                    pids[i].push(pid);
+                }
             }
         }
     }

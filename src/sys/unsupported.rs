@@ -102,7 +102,7 @@ pub(crate) fn read_at(_file: &std::fs::File, _offset: u64, _buf: &mut [u8]) -> i
 pub(crate) fn list_objects(_prefix: &str) -> io::Result<Vec<Vec<u8>>> {
     unsupported()
 }
-pub(crate) fn pids_mapping(_os_name: &str) -> io::Result<(Vec<u32>, usize)> {
+pub(crate) fn pids_mapping(_os_names: &[String]) -> io::Result<(Vec<Vec<u32>>, usize)> {
     unsupported()
 }
 pub(crate) fn pid_running(_pid: u32) -> bool {
