@@ -92,10 +92,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         while gate.atomic_load() == 0 {
             std::thread::yield_now();
         }
-        return Ok(match args[2].as_str() {
+        match args[2].as_str() {
             "locked" => buy_with_lock(&office)?,
             _ => buy_without_lock(&office)?,
-        });
+        }
+        return Ok(());
     }
     println!("{BUYERS} buyers, {TICKETS} tickets, each buyer wants {WANTS}");
     let racy = run("racy")?;

@@ -56,6 +56,7 @@
 
 pub mod array;
 pub mod error;
+pub mod inspect;
 pub mod segment;
 pub mod sync;
 mod sys;

@@ -46,7 +46,10 @@ pub struct RawMutex {
     needs_repair: AtomicU32,
     /// How many times an owner died holding this lock.
     owner_deaths: AtomicU32,
-    _reserved: [u32; 14],
+    /// Pid of the holder, 0 when free; informational (for `shmkit show`), written after
+    /// locking and cleared before unlocking.
+    owner_pid: AtomicU32,
+    _reserved: [u32; 13],
 }
 
 const _: () = assert!(std::mem::size_of::<RawMutex>() == 128);
@@ -64,13 +67,65 @@ pub struct MutexSnapshot {
     pub locked: bool,
     /// Thread id of the holder from the lock word, 0 when free.
     pub owner_tid: u32,
-    /// Process id of the holder (the thread's process, from /proc), when it still
-    /// exists; `None` when free or when the owner is gone.
+    /// Process id of the holder as it recorded itself (kept when the holder died
+    /// holding the lock), or, before it did, the process of the thread in the lock word;
+    /// `None` when free or unknown.
     pub owner_pid: Option<u32>,
     /// Whether an owner died and the data has not been marked consistent since.
     pub needs_repair: bool,
     /// How many owners died holding the lock.
     pub owner_deaths: u32,
+    /// The kernel marked the lock word "owner died" (the holder exited holding it and
+    /// nobody has locked it since); the next locker is told.
+    pub owner_died_pending: bool,
+    /// The lock word says threads are (or were recently) sleeping on it.
+    pub waiters: bool,
+}
+
+/// glibc's lock word: the owner's thread id in the low bits, two flag bits on top.
+const LOCK_WORD_TID_MASK: u32 = 0x3fff_ffff;
+const LOCK_WORD_OWNER_DIED: u32 = 0x4000_0000;
+const LOCK_WORD_WAITERS: u32 = 0x8000_0000;
+
+impl MutexSnapshot {
+    fn decode(word: u32, needs_repair: u32, deaths: u32, pid: u32) -> Self {
+        let tid = word & LOCK_WORD_TID_MASK;
+        MutexSnapshot {
+            locked: tid != 0,
+            owner_tid: tid,
+            // The recorded pid survives its holder's death (the kernel clears the tid
+            // from the lock word then); before it is recorded, ask /proc about the tid.
+            owner_pid: match (pid, tid) {
+                (0, 0) => None,
+                (0, tid) => sys::tid_to_pid(tid),
+                (pid, _) => Some(pid),
+            },
+            needs_repair: needs_repair != 0,
+            owner_deaths: deaths,
+            owner_died_pending: word & LOCK_WORD_OWNER_DIED != 0,
+            waiters: word & LOCK_WORD_WAITERS != 0,
+        }
+    }
+
+    /// Decodes a snapshot from a copy of a [`RawMutex`]'s bytes (how `shmkit show` reads
+    /// a lock without mapping it writable or locking it). Any bytes decode; `None` only
+    /// when `bytes` is shorter than a `RawMutex`.
+    pub fn from_bytes(bytes: &[u8]) -> Option<MutexSnapshot> {
+        if bytes.len() < std::mem::size_of::<RawMutex>() {
+            return None;
+        }
+        let word = |off: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&bytes[off..off + 4]);
+            u32::from_ne_bytes(w)
+        };
+        Some(Self::decode(
+            word(0),
+            word(std::mem::offset_of!(RawMutex, needs_repair)),
+            word(std::mem::offset_of!(RawMutex, owner_deaths)),
+            word(std::mem::offset_of!(RawMutex, owner_pid)),
+        ))
+    }
 }
 
 impl RawMutex {
@@ -177,6 +232,7 @@ impl RawMutex {
                 }));
             }
         };
+        self.owner_pid.store(sys::cached_pid(), Ordering::Relaxed);
         let guard = RawMutexGuard {
             mutex: self,
             _not_send: PhantomData,
@@ -194,14 +250,12 @@ impl RawMutex {
         // that glibc only accesses atomically; reading it atomically is sound whatever
         // its value.
         let word = unsafe { AtomicU32::from_ptr(self.pthread().cast()) }.load(Ordering::Relaxed);
-        let tid = word & 0x3fff_ffff;
-        MutexSnapshot {
-            locked: tid != 0,
-            owner_tid: tid,
-            owner_pid: if tid == 0 { None } else { sys::tid_to_pid(tid) },
-            needs_repair: self.needs_repair.load(Ordering::Relaxed) != 0,
-            owner_deaths: self.owner_deaths.load(Ordering::Relaxed),
-        }
+        MutexSnapshot::decode(
+            word,
+            self.needs_repair.load(Ordering::Relaxed),
+            self.owner_deaths.load(Ordering::Relaxed),
+            self.owner_pid.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -231,6 +285,7 @@ impl RawMutexGuard<'_> {
 
 impl Drop for RawMutexGuard<'_> {
     fn drop(&mut self) {
+        self.mutex.owner_pid.store(0, Ordering::Relaxed);
         // SAFETY: the guard exists only while this thread holds the mutex. An error here
         // (EPERM) would mean another process rewrote the lock word; there is nothing
         // sound to do about it in a destructor, so it is ignored.

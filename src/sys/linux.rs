@@ -84,6 +84,28 @@ pub(crate) fn current_pid() -> u32 {
     rustix::process::getpid().as_raw_nonzero().get() as u32
 }
 
+/// This process's pid without a system call: cached, and forgotten in a forked child
+/// (a `pthread_atfork` handler), so a child never reports its parent's pid.
+pub(crate) fn cached_pid() -> u32 {
+    static PID: AtomicU32 = AtomicU32::new(0);
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    extern "C" fn forget_pid() {
+        PID.store(0, Ordering::Relaxed);
+    }
+    let pid = PID.load(Ordering::Relaxed);
+    if pid != 0 {
+        return pid;
+    }
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic, which is
+        // async-signal-safe and valid in the forked child.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
+    });
+    let pid = current_pid();
+    PID.store(pid, Ordering::Relaxed);
+    pid
+}
+
 /// The process a thread belongs to (its `Tgid` in `/proc/<tid>/status`), if the thread
 /// exists.
 pub(crate) fn tid_to_pid(tid: u32) -> Option<u32> {
@@ -282,4 +304,157 @@ pub(crate) unsafe fn mutex_consistent(m: *mut u8) -> io::Result<()> {
 pub(crate) unsafe fn mutex_unlock(m: *mut u8) -> io::Result<()> {
     // SAFETY: the caller holds the mutex.
     check(unsafe { libc::pthread_mutex_unlock(m.cast()) })
+}
+
+// ---- Read-only inspection (`shmkit list/show/gc`) ----
+
+/// Where the OS keeps POSIX shared-memory objects.
+const SHM_DIR: &str = "/dev/shm";
+
+/// What `fstat` says about a shared-memory object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ObjectStat {
+    pub len: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub modified_unix_ns: u64,
+    pub regular_file: bool,
+}
+
+/// The filesystem path of the object `os_name` (`/shmkit.x` → `/dev/shm/shmkit.x`).
+pub(crate) fn object_path(os_name: &str) -> std::path::PathBuf {
+    std::path::Path::new(SHM_DIR).join(os_name.trim_start_matches('/'))
+}
+
+/// Opens an existing object for reading only. `O_NONBLOCK` so that a FIFO planted in
+/// `/dev/shm` cannot make the open hang, `O_NOFOLLOW` so a symlink is not followed.
+pub(crate) fn open_read_only(os_name: &str) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(object_path(os_name))
+}
+
+pub(crate) fn object_stat(file: &std::fs::File) -> io::Result<ObjectStat> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata()?;
+    let modified_unix_ns = u64::try_from(m.mtime())
+        .ok()
+        .and_then(|s| s.checked_mul(1_000_000_000))
+        .and_then(|ns| ns.checked_add(m.mtime_nsec().clamp(0, 999_999_999) as u64))
+        .unwrap_or(0);
+    Ok(ObjectStat {
+        len: m.len(),
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        modified_unix_ns,
+        regular_file: m.file_type().is_file(),
+    })
+}
+
+/// Copies up to `buf.len()` bytes at `offset` with `pread`; returns how many were there
+/// (fewer when the object is shorter). Never maps: a concurrent truncation gives a short
+/// read here, where a mapping would raise SIGBUS.
+pub(crate) fn read_at(file: &std::fs::File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut done = 0;
+    while done < buf.len() {
+        let Some(at) = offset.checked_add(done as u64) else {
+            break;
+        };
+        match file.read_at(&mut buf[done..], at) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Names of the entries in the shared-memory directory that start with `prefix`, as raw
+/// bytes (they may not be UTF-8).
+pub(crate) fn list_objects(prefix: &str) -> io::Result<Vec<Vec<u8>>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(SHM_DIR)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.as_bytes().starts_with(prefix.as_bytes()) {
+            names.push(name.as_bytes().to_vec());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// For each object of `os_names`, which processes map it, from one pass over
+/// `/proc/*/maps`; and how many processes' maps could not be read (permission denied).
+pub(crate) fn pids_mapping(os_names: &[String]) -> io::Result<(Vec<Vec<u32>>, usize)> {
+    use std::io::BufRead;
+    let paths: Vec<Vec<u8>> = os_names
+        .iter()
+        .map(|n| {
+            let mut p = b" ".to_vec();
+            p.extend_from_slice(object_path(n).to_string_lossy().as_bytes());
+            p
+        })
+        .collect();
+    let mut pids = vec![Vec::new(); os_names.len()];
+    let mut unreadable = 0;
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let file = match std::fs::File::open(entry.path().join("maps")) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                unreadable += 1;
+                continue;
+            }
+            // Gone since the directory was read: it maps nothing any more.
+            Err(_) => continue,
+        };
+        for line in io::BufReader::new(file).split(b'\n') {
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => {
+                    // Another user's process (the check happens on read), or gone.
+                    if e.kind() == io::ErrorKind::PermissionDenied {
+                        unreadable += 1;
+                    }
+                    break;
+                }
+            };
+            // The path is the last field and ends the line (" (deleted)" once unlinked).
+            for (i, path) in paths.iter().enumerate() {
+                if line.ends_with(path) && pids[i].last() != Some(&pid) {
+                    pids[i].push(pid);
+                }
+            }
+        }
+    }
+    Ok((pids, unreadable))
+}
+
+/// Whether `pid` is a running process: it exists and is not a zombie (a zombie has
+/// released its memory, mappings and robust locks; only its exit status is left).
+pub(crate) fn pid_running(pid: u32) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    match std::fs::read(format!("/proc/{pid}/stat")) {
+        // The state letter follows the last ')' (the command name may contain one).
+        Ok(stat) => match stat.iter().rposition(|&b| b == b')') {
+            Some(i) => !matches!(stat.get(i + 2), Some(b'Z') | Some(b'X') | Some(b'x')),
+            None => true,
+        },
+        Err(_) => true,
+    }
 }
