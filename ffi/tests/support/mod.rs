@@ -55,7 +55,7 @@ pub fn static_lib() -> &'static Path {
 }
 
 /// Where compiled C programs go.
-fn out_dir() -> PathBuf {
+pub fn out_dir() -> PathBuf {
     let dir = target_dirs().1.join("c-tests");
     std::fs::create_dir_all(&dir).expect("create c-tests dir");
     dir
