@@ -153,7 +153,7 @@ typedef enum shmkit_status {
    */
   SHMKIT_NOT_LOCKED = 102,
   /**
-   * The handle is not a handle of this kind (a cast pointer, freed memory, ...).
+   * The pointer is not a handle of this kind (a handle of another kind, cast).
    */
   SHMKIT_INVALID_HANDLE = 103,
   /**

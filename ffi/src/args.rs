@@ -32,7 +32,8 @@ pub unsafe fn name<'a>(p: *const c_char) -> Result<&'a str, Failure> {
     if p.is_null() {
         return Err(Failure::null("name"));
     }
-    // SAFETY: non-NULL and NUL-terminated, living for 'a (the caller's contract).
+    // SAFETY:
+    // - non-NULL and NUL-terminated, living for 'a (the caller's contract).
     let bytes = unsafe { CStr::from_ptr(p) };
     bytes.to_str().map_err(|_| {
         Failure::new(
@@ -50,13 +51,15 @@ pub unsafe fn type_desc(t: *const shmkit_type) -> Result<TypeDesc, Failure> {
     if t.is_null() {
         return Err(Failure::null("type"));
     }
-    // SAFETY: non-NULL and pointing to a shmkit_type (the caller's contract); it is
-    // plain data, read by copy.
+    // SAFETY:
+    // - non-NULL and pointing to a shmkit_type (the caller's contract); it is
+    //   plain data, read by copy.
     let t = unsafe { *t };
     if t.name.is_null() {
         return Err(Failure::null("type->name"));
     }
-    // SAFETY: non-NULL and NUL-terminated (the caller's contract); used only here.
+    // SAFETY:
+    // - non-NULL and NUL-terminated (the caller's contract); used only here.
     let raw = unsafe { CStr::from_ptr(t.name) };
     let name = raw.to_str().map_err(|_| {
         Failure::new(
@@ -88,7 +91,8 @@ impl<T> Out<T> {
     /// The pointer given to [`new`](Self::new) is valid for a write of `T` (it may be
     /// unaligned only if `T` has alignment 1).
     pub unsafe fn write(self, v: T) {
-        // SAFETY: non-NULL (checked in `new`) and valid for writes (caller's contract).
+        // SAFETY:
+        // - non-NULL (checked in `new`) and valid for writes (caller's contract).
         unsafe { self.ptr.write(v) }
     }
 }
@@ -104,7 +108,8 @@ pub unsafe fn bytes<'a>(p: *const u8, len: usize, what: &str) -> Result<&'a [u8]
     if p.is_null() {
         return Err(Failure::null(what));
     }
-    // SAFETY: non-NULL, valid for `len` bytes for 'a (the caller's contract).
+    // SAFETY:
+    // - non-NULL, valid for `len` bytes for 'a (the caller's contract).
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
@@ -119,7 +124,8 @@ pub unsafe fn bytes_mut<'a>(p: *mut u8, len: usize, what: &str) -> Result<&'a mu
     if p.is_null() {
         return Err(Failure::null(what));
     }
-    // SAFETY: non-NULL, valid for writes of `len` bytes for 'a, unaliased (contract).
+    // SAFETY:
+    // - non-NULL, valid for writes of `len` bytes for 'a, unaliased (contract).
     Ok(unsafe { std::slice::from_raw_parts_mut(p, len) })
 }
 

@@ -36,12 +36,15 @@ pub unsafe extern "C" fn shmkit_array_create(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or NUL-terminated (the caller's contract).
+        // SAFETY:
+        // - NULL or NUL-terminated (the caller's contract).
         let name = unsafe { args::name(name) }?;
-        // SAFETY: NULL or a valid descriptor (the caller's contract).
+        // SAFETY:
+        // - NULL or a valid descriptor (the caller's contract).
         let elem = unsafe { args::type_desc(r#type) }?;
         let a = DynArray::create(name, elem, len, None, &SegmentOptions::default())?;
-        // SAFETY: `out` is writable (the caller's contract).
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
         unsafe { handle::publish(out, a) };
         Ok(())
     }
@@ -63,12 +66,15 @@ pub unsafe extern "C" fn shmkit_array_open(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or NUL-terminated (the caller's contract).
+        // SAFETY:
+        // - NULL or NUL-terminated (the caller's contract).
         let name = unsafe { args::name(name) }?;
-        // SAFETY: NULL or a valid descriptor (the caller's contract).
+        // SAFETY:
+        // - NULL or a valid descriptor (the caller's contract).
         let elem = unsafe { args::type_desc(r#type) }?;
         let a = DynArray::open(name, elem, &SegmentOptions::default())?;
-        // SAFETY: `out` is writable (the caller's contract).
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
         unsafe { handle::publish(out, a) };
         Ok(())
     }
@@ -83,7 +89,8 @@ pub unsafe extern "C" fn shmkit_array_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_array_close(array: *mut *mut shmkit_array) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: as documented above (the caller's contract).
+        // SAFETY:
+        // - as documented above (the caller's contract).
         unsafe { handle::close(array, |a: &DynArray| lock::release_if_held(a.raw_mutex())) }
     }
 }
@@ -99,9 +106,11 @@ pub unsafe extern "C" fn shmkit_array_len(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let a = unsafe { handle::get(array) }?;
-        // SAFETY: writable (the caller's contract).
+        // SAFETY:
+        // - writable (the caller's contract).
         unsafe { out.write(a.len()) };
         Ok(())
     }
@@ -120,9 +129,11 @@ pub unsafe extern "C" fn shmkit_array_data(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let a = unsafe { handle::get(array) }?;
-        // SAFETY: writable (the caller's contract).
+        // SAFETY:
+        // - writable (the caller's contract).
         unsafe { out.write(a.as_ptr().cast()) };
         Ok(())
     }
@@ -137,7 +148,8 @@ pub unsafe extern "C" fn shmkit_array_data(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_array_lock(array: *const shmkit_array) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::lock(unsafe { handle::get(array) }?.raw_mutex(), Wait::Forever)
     }
 }
@@ -153,7 +165,8 @@ pub unsafe extern "C" fn shmkit_array_lock_timeout(
     timeout_ns: i64,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::lock(unsafe { handle::get(array) }?.raw_mutex(), Wait::from_ns(timeout_ns))
     }
 }
@@ -165,7 +178,8 @@ pub unsafe extern "C" fn shmkit_array_lock_timeout(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_array_try_lock(array: *const shmkit_array) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::lock(unsafe { handle::get(array) }?.raw_mutex(), Wait::Try)
     }
 }
@@ -177,7 +191,8 @@ pub unsafe extern "C" fn shmkit_array_try_lock(array: *const shmkit_array) -> sh
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_array_unlock(array: *const shmkit_array) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::unlock(unsafe { handle::get(array) }?.raw_mutex())
     }
 }
@@ -190,7 +205,8 @@ pub unsafe extern "C" fn shmkit_array_unlock(array: *const shmkit_array) -> shmk
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_array_mark_consistent(array: *const shmkit_array) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::mark_consistent(unsafe { handle::get(array) }?.raw_mutex())
     }
 }
@@ -211,10 +227,12 @@ pub unsafe extern "C" fn shmkit_array_read(
     out: *mut c_void,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let a = unsafe { handle::get(array) }?;
         let len = args::byte_len(count, a.elem().size)?;
-        // SAFETY: NULL or writable for `count * size` bytes (the caller's contract).
+        // SAFETY:
+        // - NULL or writable for `count * size` bytes (the caller's contract).
         let out = unsafe { args::bytes_mut(out.cast(), len, "out") }?;
         let mut tmp = vec![0u8; len];
         a.read(start, &mut tmp)?;
@@ -237,10 +255,12 @@ pub unsafe extern "C" fn shmkit_array_write(
     r#in: *const c_void,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let a = unsafe { handle::get(array) }?;
         let len = args::byte_len(count, a.elem().size)?;
-        // SAFETY: NULL or readable for `count * size` bytes (the caller's contract).
+        // SAFETY:
+        // - NULL or readable for `count * size` bytes (the caller's contract).
         let bytes = unsafe { args::bytes(r#in.cast(), len, "in") }?;
         a.write(start, bytes)?;
         Ok(())

@@ -31,8 +31,9 @@ pub unsafe fn get<'a, H: Handle + 'a>(p: *const H) -> Result<&'a H::Inner, Failu
     if p.is_null() {
         return Err(Failure::null(H::WHAT));
     }
-    // SAFETY: non-NULL and a live handle (the caller's contract), so a valid `H` that
-    // lives until `_close`, which the caller does not run concurrently.
+    // SAFETY:
+    // - non-NULL and a live handle (the caller's contract), so a valid `H` that
+    //   lives until `_close`, which the caller does not run concurrently.
     let h = unsafe { &*p };
     if h.magic() != H::MAGIC {
         return Err(Failure::new(
@@ -49,7 +50,8 @@ pub unsafe fn get<'a, H: Handle + 'a>(p: *const H) -> Result<&'a H::Inner, Failu
 /// `out` was made from a pointer valid for a write of `*mut H`.
 pub unsafe fn publish<H: Handle>(out: Out<*mut H>, inner: H::Inner) {
     let p = Box::into_raw(Box::new(H::wrap(inner)));
-    // SAFETY: valid for the write (the caller's contract).
+    // SAFETY:
+    // - valid for the write (the caller's contract).
     unsafe { out.write(p) };
 }
 
@@ -66,20 +68,24 @@ pub unsafe fn close<H: Handle>(
     if pp.is_null() {
         return Err(Failure::null(H::WHAT));
     }
-    // SAFETY: `pp` is non-NULL and valid for reads (the caller's contract).
+    // SAFETY:
+    // - `pp` is non-NULL and valid for reads (the caller's contract).
     let p = unsafe { *pp };
     if p.is_null() {
         return Ok(());
     }
-    // SAFETY: a non-NULL `*pp` is a live handle (the caller's contract).
+    // SAFETY:
+    // - a non-NULL `*pp` is a live handle (the caller's contract).
     unsafe { get(p) }?;
-    // SAFETY: `p` came from `Box::into_raw` in `publish` (the magic matched) and is
-    // closed only once: `*pp` is cleared below and the caller does not share it.
+    // SAFETY:
+    // - `p` came from `Box::into_raw` in `publish` (the magic matched) and is
+    //   closed only once: `*pp` is cleared below and the caller does not share it.
     let mut boxed = unsafe { Box::from_raw(p) };
     before(boxed.inner());
     boxed.forget_magic();
     drop(boxed);
-    // SAFETY: valid for writes (the caller's contract).
+    // SAFETY:
+    // - valid for writes (the caller's contract).
     unsafe { *pp = std::ptr::null_mut() };
     Ok(())
 }

@@ -11,13 +11,22 @@
 //!   takes the address of the handle and sets it to NULL, so a closed handle is NULL and
 //!   any later call with it gives `SHMKIT_NULL_ARGUMENT`.
 //!
-//! ## Adding a primitive
-//! Declare an opaque `pub struct shmkit_<thing> { magic: u64, inner: <RustType> }`,
-//! implement [`handle::Handle`] for it (three lines), and write each
-//! `#[unsafe(no_mangle)] pub unsafe extern "C" fn shmkit_<thing>_<verb>` as
-//! `ffi_boundary! { let x = unsafe { handle::get(ptr) }?; ...; Ok(()) }`, using the
-//! helpers in [`handle`] and [`args`]. Locks reuse [`lock::lock`] / [`lock::unlock`].
-//! Then run `ffi/check-header.sh --write` and add C tests under `ffi/tests/c/`.
+//! ## Adding a primitive (say `Semaphore`)
+//! 1. In a new `src/semaphore.rs`, declare the opaque handle and its [`handle::Handle`]
+//!    impl (cbindgen reads the struct, so it must be written out, not macro-made):
+//!    ```ignore
+//!    pub struct shmkit_semaphore { magic: u64, inner: shmkit_core::Semaphore }
+//!    impl_handle!(shmkit_semaphore, shmkit_core::Semaphore, 0x736b_7365_6d61_7031, "semaphore");
+//!    ```
+//! 2. Write each function as `#[unsafe(no_mangle)] pub unsafe extern "C" fn
+//!    shmkit_semaphore_<verb>(...) -> shmkit_status { ffi_boundary! { ... Ok(()) } }`:
+//!    [`args::name`], [`args::type_desc`], [`args::Out`] and [`handle::get`] /
+//!    [`handle::publish`] / [`handle::close`] do the argument checks, `?` turns a
+//!    library error into its status, and [`lock::lock`] / [`lock::unlock`] /
+//!    [`lock::Wait`] give the C lock pair and the nanosecond timeouts.
+//! 3. `mod semaphore;` here, then `ffi/check-header.sh --write`, and a C test
+//!    `ffi/tests/c/semaphore.c` with a `run_c_test("semaphore.c")` line in
+//!    `ffi/tests/c_api.rs`. A new `Error` variant needs a code in [`status`].
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![allow(non_camel_case_types)]
@@ -96,7 +105,8 @@ pub extern "C" fn shmkit_last_error_message() -> *const c_char {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_unlink(name: *const c_char) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: the caller passes NULL or a NUL-terminated string.
+        // SAFETY:
+        // - the caller passes NULL or a NUL-terminated string.
         let name = unsafe { args::name(name) }?;
         shmkit_core::unlink(name)?;
         Ok(())

@@ -28,9 +28,11 @@ pub unsafe extern "C" fn shmkit_mutex_create(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or NUL-terminated (the caller's contract).
+        // SAFETY:
+        // - NULL or NUL-terminated (the caller's contract).
         let m = Mutex::create(unsafe { args::name(name) }?)?;
-        // SAFETY: `out` is writable (the caller's contract).
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
         unsafe { handle::publish(out, m) };
         Ok(())
     }
@@ -47,9 +49,11 @@ pub unsafe extern "C" fn shmkit_mutex_open(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or NUL-terminated (the caller's contract).
+        // SAFETY:
+        // - NULL or NUL-terminated (the caller's contract).
         let m = Mutex::open(unsafe { args::name(name) }?)?;
-        // SAFETY: `out` is writable (the caller's contract).
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
         unsafe { handle::publish(out, m) };
         Ok(())
     }
@@ -64,7 +68,8 @@ pub unsafe extern "C" fn shmkit_mutex_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_mutex_close(mutex: *mut *mut shmkit_mutex) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: as documented above (the caller's contract).
+        // SAFETY:
+        // - as documented above (the caller's contract).
         unsafe { handle::close(mutex, |m: &Mutex| lock::release_if_held(m.raw())) }
     }
 }
@@ -79,7 +84,8 @@ pub unsafe extern "C" fn shmkit_mutex_close(mutex: *mut *mut shmkit_mutex) -> sh
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_mutex_lock(mutex: *const shmkit_mutex) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::lock(unsafe { handle::get(mutex) }?.raw(), Wait::Forever)
     }
 }
@@ -95,7 +101,8 @@ pub unsafe extern "C" fn shmkit_mutex_lock_timeout(
     timeout_ns: i64,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::lock(unsafe { handle::get(mutex) }?.raw(), Wait::from_ns(timeout_ns))
     }
 }
@@ -107,7 +114,8 @@ pub unsafe extern "C" fn shmkit_mutex_lock_timeout(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_mutex_try_lock(mutex: *const shmkit_mutex) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::lock(unsafe { handle::get(mutex) }?.raw(), Wait::Try)
     }
 }
@@ -119,7 +127,8 @@ pub unsafe extern "C" fn shmkit_mutex_try_lock(mutex: *const shmkit_mutex) -> sh
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_mutex_unlock(mutex: *const shmkit_mutex) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::unlock(unsafe { handle::get(mutex) }?.raw())
     }
 }
@@ -132,7 +141,8 @@ pub unsafe extern "C" fn shmkit_mutex_unlock(mutex: *const shmkit_mutex) -> shmk
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_mutex_mark_consistent(mutex: *const shmkit_mutex) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::mark_consistent(unsafe { handle::get(mutex) }?.raw())
     }
 }

@@ -28,9 +28,11 @@ pub unsafe extern "C" fn shmkit_segment_create(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or NUL-terminated (the caller's contract).
+        // SAFETY:
+        // - NULL or NUL-terminated (the caller's contract).
         let s = Segment::create(unsafe { args::name(name) }?, size)?;
-        // SAFETY: `out` is writable (the caller's contract).
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
         unsafe { handle::publish(out, s) };
         Ok(())
     }
@@ -47,9 +49,11 @@ pub unsafe extern "C" fn shmkit_segment_open(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or NUL-terminated (the caller's contract).
+        // SAFETY:
+        // - NULL or NUL-terminated (the caller's contract).
         let s = Segment::open(unsafe { args::name(name) }?)?;
-        // SAFETY: `out` is writable (the caller's contract).
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
         unsafe { handle::publish(out, s) };
         Ok(())
     }
@@ -64,7 +68,8 @@ pub unsafe extern "C" fn shmkit_segment_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_segment_close(segment: *mut *mut shmkit_segment) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: as documented above (the caller's contract).
+        // SAFETY:
+        // - as documented above (the caller's contract).
         unsafe { handle::close(segment, |_| ()) }
     }
 }
@@ -80,9 +85,11 @@ pub unsafe extern "C" fn shmkit_segment_size(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let s = unsafe { handle::get(segment) }?;
-        // SAFETY: writable (the caller's contract).
+        // SAFETY:
+        // - writable (the caller's contract).
         unsafe { out.write(s.len()) };
         Ok(())
     }
@@ -101,9 +108,11 @@ pub unsafe extern "C" fn shmkit_segment_data(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let s = unsafe { handle::get(segment) }?;
-        // SAFETY: writable (the caller's contract).
+        // SAFETY:
+        // - writable (the caller's contract).
         unsafe { out.write(s.as_ptr().cast()) };
         Ok(())
     }
@@ -122,9 +131,11 @@ pub unsafe extern "C" fn shmkit_segment_read(
     len: usize,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let s = unsafe { handle::get(segment) }?;
-        // SAFETY: NULL or writable for `len` bytes (the caller's contract).
+        // SAFETY:
+        // - NULL or writable for `len` bytes (the caller's contract).
         let out = unsafe { args::bytes_mut(out.cast(), len, "out") }?;
         s.read_at(offset, out)?;
         Ok(())
@@ -144,9 +155,11 @@ pub unsafe extern "C" fn shmkit_segment_write(
     len: usize,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let s = unsafe { handle::get(segment) }?;
-        // SAFETY: NULL or readable for `len` bytes (the caller's contract).
+        // SAFETY:
+        // - NULL or readable for `len` bytes (the caller's contract).
         let bytes = unsafe { args::bytes(r#in.cast(), len, "in") }?;
         s.write_at(offset, bytes)?;
         Ok(())

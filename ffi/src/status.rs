@@ -56,7 +56,7 @@ pub enum shmkit_status {
     SHMKIT_PANIC = 101,
     /// `_unlock` or `_mark_consistent` by a thread that does not hold the lock.
     SHMKIT_NOT_LOCKED = 102,
-    /// The handle is not a handle of this kind (a cast pointer, freed memory, ...).
+    /// The pointer is not a handle of this kind (a handle of another kind, cast).
     SHMKIT_INVALID_HANDLE = 103,
     /// An error this version of the C API has no code for.
     SHMKIT_UNKNOWN_ERROR = 199,

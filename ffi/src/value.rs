@@ -38,20 +38,24 @@ pub unsafe extern "C" fn shmkit_value_create(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or NUL-terminated (the caller's contract).
+        // SAFETY:
+        // - NULL or NUL-terminated (the caller's contract).
         let name = unsafe { args::name(name) }?;
-        // SAFETY: NULL or a valid descriptor (the caller's contract).
+        // SAFETY:
+        // - NULL or a valid descriptor (the caller's contract).
         let elem = unsafe { args::type_desc(r#type) }?;
         let zeroes;
         let bytes = if init.is_null() {
             zeroes = vec![0u8; elem.size];
             &zeroes[..]
         } else {
-            // SAFETY: non-NULL `init` is readable for `type->size` bytes (contract).
+            // SAFETY:
+            // - non-NULL `init` is readable for `type->size` bytes (contract).
             unsafe { args::bytes(init.cast(), elem.size, "init") }?
         };
         let v = DynValue::create(name, elem, bytes, &SegmentOptions::default())?;
-        // SAFETY: `out` is writable (the caller's contract).
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
         unsafe { handle::publish(out, v) };
         Ok(())
     }
@@ -74,12 +78,15 @@ pub unsafe extern "C" fn shmkit_value_open(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or NUL-terminated (the caller's contract).
+        // SAFETY:
+        // - NULL or NUL-terminated (the caller's contract).
         let name = unsafe { args::name(name) }?;
-        // SAFETY: NULL or a valid descriptor (the caller's contract).
+        // SAFETY:
+        // - NULL or a valid descriptor (the caller's contract).
         let elem = unsafe { args::type_desc(r#type) }?;
         let v = DynValue::open(name, elem, &SegmentOptions::default())?;
-        // SAFETY: `out` is writable (the caller's contract).
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
         unsafe { handle::publish(out, v) };
         Ok(())
     }
@@ -94,7 +101,8 @@ pub unsafe extern "C" fn shmkit_value_open(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_value_close(value: *mut *mut shmkit_value) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: as documented above (the caller's contract).
+        // SAFETY:
+        // - as documented above (the caller's contract).
         unsafe { handle::close(value, |v: &DynValue| lock::release_if_held(v.raw_mutex())) }
     }
 }
@@ -112,9 +120,11 @@ pub unsafe extern "C" fn shmkit_value_data(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let v = unsafe { handle::get(value) }?;
-        // SAFETY: `out` is writable (the caller's contract).
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
         unsafe { out.write(v.as_ptr().cast()) };
         Ok(())
     }
@@ -129,7 +139,8 @@ pub unsafe extern "C" fn shmkit_value_data(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_value_lock(value: *const shmkit_value) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::lock(unsafe { handle::get(value) }?.raw_mutex(), Wait::Forever)
     }
 }
@@ -145,7 +156,8 @@ pub unsafe extern "C" fn shmkit_value_lock_timeout(
     timeout_ns: i64,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::lock(unsafe { handle::get(value) }?.raw_mutex(), Wait::from_ns(timeout_ns))
     }
 }
@@ -157,7 +169,8 @@ pub unsafe extern "C" fn shmkit_value_lock_timeout(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_value_try_lock(value: *const shmkit_value) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::lock(unsafe { handle::get(value) }?.raw_mutex(), Wait::Try)
     }
 }
@@ -169,7 +182,8 @@ pub unsafe extern "C" fn shmkit_value_try_lock(value: *const shmkit_value) -> sh
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_value_unlock(value: *const shmkit_value) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::unlock(unsafe { handle::get(value) }?.raw_mutex())
     }
 }
@@ -182,7 +196,8 @@ pub unsafe extern "C" fn shmkit_value_unlock(value: *const shmkit_value) -> shmk
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn shmkit_value_mark_consistent(value: *const shmkit_value) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         lock::mark_consistent(unsafe { handle::get(value) }?.raw_mutex())
     }
 }
@@ -201,9 +216,11 @@ pub unsafe extern "C" fn shmkit_value_load(
     size: usize,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let v = unsafe { handle::get(value) }?;
-        // SAFETY: NULL or writable for `size` bytes (the caller's contract).
+        // SAFETY:
+        // - NULL or writable for `size` bytes (the caller's contract).
         let out = unsafe { args::bytes_mut(out.cast(), size, "out") }?;
         let mut tmp = vec![0u8; size];
         v.read(&mut tmp)?;
@@ -224,9 +241,11 @@ pub unsafe extern "C" fn shmkit_value_store(
     size: usize,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let v = unsafe { handle::get(value) }?;
-        // SAFETY: NULL or readable for `size` bytes (the caller's contract).
+        // SAFETY:
+        // - NULL or readable for `size` bytes (the caller's contract).
         let bytes = unsafe { args::bytes(r#in.cast(), size, "in") }?;
         v.write(bytes)?;
         Ok(())
@@ -240,7 +259,8 @@ pub unsafe extern "C" fn shmkit_value_store(
 unsafe fn atomic<'a, T: AtomicInt>(
     value: *const shmkit_value,
 ) -> Result<&'a T::Atomic, crate::boundary::Failure> {
-    // SAFETY: NULL or a live handle (the caller's contract).
+    // SAFETY:
+    // - NULL or a live handle (the caller's contract).
     Ok(unsafe { handle::get(value) }?.atomic::<T>()?)
 }
 
@@ -257,11 +277,13 @@ pub unsafe extern "C" fn shmkit_value_fetch_add_i64(
     out_previous: *mut i64,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let a = unsafe { atomic::<i64>(value) }?;
         let old = a.fetch_add(delta, Ordering::SeqCst);
         if !out_previous.is_null() {
-            // SAFETY: non-NULL and writable (the caller's contract).
+            // SAFETY:
+            // - non-NULL and writable (the caller's contract).
             unsafe { out_previous.write(old) };
         }
         Ok(())
@@ -279,9 +301,11 @@ pub unsafe extern "C" fn shmkit_value_load_i64(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let a = unsafe { atomic::<i64>(value) }?;
-        // SAFETY: writable (the caller's contract).
+        // SAFETY:
+        // - writable (the caller's contract).
         unsafe { out.write(a.load(Ordering::SeqCst)) };
         Ok(())
     }
@@ -297,7 +321,8 @@ pub unsafe extern "C" fn shmkit_value_store_i64(
     v: i64,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         unsafe { atomic::<i64>(value) }?.store(v, Ordering::SeqCst);
         Ok(())
     }
@@ -318,10 +343,12 @@ pub unsafe extern "C" fn shmkit_value_compare_exchange_i64(
     out_previous: *mut i64,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let a = unsafe { atomic::<i64>(value) }?;
         let r = a.compare_exchange(expected, desired, Ordering::SeqCst, Ordering::SeqCst);
-        // SAFETY: each pointer is NULL or writable (the caller's contract).
+        // SAFETY:
+        // - each pointer is NULL or writable (the caller's contract).
         unsafe { write_cas(r, out_exchanged, out_previous) };
         Ok(())
     }
@@ -339,11 +366,13 @@ pub unsafe extern "C" fn shmkit_value_fetch_add_u64(
     out_previous: *mut u64,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let a = unsafe { atomic::<u64>(value) }?;
         let old = a.fetch_add(delta, Ordering::SeqCst);
         if !out_previous.is_null() {
-            // SAFETY: non-NULL and writable (the caller's contract).
+            // SAFETY:
+            // - non-NULL and writable (the caller's contract).
             unsafe { out_previous.write(old) };
         }
         Ok(())
@@ -361,9 +390,11 @@ pub unsafe extern "C" fn shmkit_value_load_u64(
 ) -> shmkit_status {
     ffi_boundary! {
         let out = Out::new(out, "out")?;
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let a = unsafe { atomic::<u64>(value) }?;
-        // SAFETY: writable (the caller's contract).
+        // SAFETY:
+        // - writable (the caller's contract).
         unsafe { out.write(a.load(Ordering::SeqCst)) };
         Ok(())
     }
@@ -379,7 +410,8 @@ pub unsafe extern "C" fn shmkit_value_store_u64(
     v: u64,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         unsafe { atomic::<u64>(value) }?.store(v, Ordering::SeqCst);
         Ok(())
     }
@@ -398,10 +430,12 @@ pub unsafe extern "C" fn shmkit_value_compare_exchange_u64(
     out_previous: *mut u64,
 ) -> shmkit_status {
     ffi_boundary! {
-        // SAFETY: NULL or a live handle (the caller's contract).
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
         let a = unsafe { atomic::<u64>(value) }?;
         let r = a.compare_exchange(expected, desired, Ordering::SeqCst, Ordering::SeqCst);
-        // SAFETY: each pointer is NULL or writable (the caller's contract).
+        // SAFETY:
+        // - each pointer is NULL or writable (the caller's contract).
         unsafe { write_cas(r, out_exchanged, out_previous) };
         Ok(())
     }
@@ -417,11 +451,13 @@ unsafe fn write_cas<T>(r: Result<T, T>, exchanged: *mut bool, previous: *mut T) 
         Err(p) => (false, p),
     };
     if !exchanged.is_null() {
-        // SAFETY: non-NULL and writable (the caller's contract).
+        // SAFETY:
+        // - non-NULL and writable (the caller's contract).
         unsafe { exchanged.write(ok) };
     }
     if !previous.is_null() {
-        // SAFETY: non-NULL and writable (the caller's contract).
+        // SAFETY:
+        // - non-NULL and writable (the caller's contract).
         unsafe { previous.write(prev) };
     }
 }
