@@ -55,6 +55,7 @@
 #![warn(missing_docs)]
 
 pub mod array;
+pub mod dynamic;
 pub mod error;
 pub mod inspect;
 pub mod segment;

@@ -244,14 +244,67 @@ impl RawMutex {
         }
     }
 
-    /// Reads the state without locking (for display and monitoring).
-    pub fn snapshot(&self) -> MutexSnapshot {
+    /// glibc's lock word (the holder's thread id and two flag bits).
+    fn lock_word(&self) -> u32 {
         // SAFETY: the first 4 bytes of the pthread area are glibc's lock word, an int
         // that glibc only accesses atomically; reading it atomically is sound whatever
         // its value.
-        let word = unsafe { AtomicU32::from_ptr(self.pthread().cast()) }.load(Ordering::Relaxed);
+        unsafe { AtomicU32::from_ptr(self.pthread().cast()) }.load(Ordering::Relaxed)
+    }
+
+    /// Whether the calling thread holds the lock (the lock word names its thread id).
+    #[doc(hidden)]
+    pub fn held_by_current_thread(&self) -> bool {
+        self.lock_word() & LOCK_WORD_TID_MASK == sys::cached_tid()
+    }
+
+    /// Releases a lock that is held without a guard: the C API's lock/unlock pair
+    /// acquires with [`lock`](Self::lock) and forgets the guard (`std::mem::forget`), so
+    /// the lock stays held across calls; this is the matching unlock.
+    ///
+    /// # Safety
+    /// - The calling thread acquired this lock through a guard it then forgot, and no
+    ///   guard for this hold of the lock is alive (else that guard would unlock twice
+    ///   and hand out access to unlocked data).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if this thread does not hold the lock (checked before
+    /// anything is changed), [`Error::Io`] if the C library refuses the unlock.
+    #[doc(hidden)]
+    pub unsafe fn unlock_unguarded(&self) -> Result<()> {
+        if !self.held_by_current_thread() {
+            return Err(Error::InvalidArgument(
+                "unlock of a lock this thread does not hold".into(),
+            ));
+        }
+        self.owner_pid.store(0, Ordering::Relaxed);
+        // SAFETY:
+        // - the pthread mutex was initialized (type invariant); the caller holds it.
+        // - the mutex is ERRORCHECK, so even a wrong caller gets EPERM, not UB.
+        unsafe { sys::mutex_unlock(self.pthread()) }.map_err(|e| Error::io("unlock mutex", e))
+    }
+
+    /// Clears the "needs repair" flag of a lock held without a guard (see
+    /// [`unlock_unguarded`](Self::unlock_unguarded)); the guard form is
+    /// [`Guard::mark_consistent`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if this thread does not hold the lock.
+    #[doc(hidden)]
+    pub fn mark_consistent_unguarded(&self) -> Result<()> {
+        if !self.held_by_current_thread() {
+            return Err(Error::InvalidArgument(
+                "mark_consistent on a lock this thread does not hold".into(),
+            ));
+        }
+        self.needs_repair.store(0, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Reads the state without locking (for display and monitoring).
+    pub fn snapshot(&self) -> MutexSnapshot {
         MutexSnapshot::decode(
-            word,
+            self.lock_word(),
             self.needs_repair.load(Ordering::Relaxed),
             self.owner_deaths.load(Ordering::Relaxed),
             self.owner_pid.load(Ordering::Relaxed),

@@ -87,23 +87,47 @@ pub(crate) fn current_pid() -> u32 {
 /// This process's pid without a system call: cached, and forgotten in a forked child
 /// (a `pthread_atfork` handler), so a child never reports its parent's pid.
 pub(crate) fn cached_pid() -> u32 {
-    static PID: AtomicU32 = AtomicU32::new(0);
-    static AT_FORK: std::sync::Once = std::sync::Once::new();
-    extern "C" fn forget_pid() {
-        PID.store(0, Ordering::Relaxed);
-    }
     let pid = PID.load(Ordering::Relaxed);
     if pid != 0 {
         return pid;
     }
-    AT_FORK.call_once(|| {
-        // SAFETY: registers a handler that only stores to an atomic, which is
-        // async-signal-safe and valid in the forked child.
-        unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
-    });
+    forget_ids_in_forked_children();
     let pid = current_pid();
     PID.store(pid, Ordering::Relaxed);
     pid
+}
+
+static PID: AtomicU32 = AtomicU32::new(0);
+
+thread_local! {
+    static TID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Registers (once) a `pthread_atfork` child handler that forgets the cached pid and
+/// the forking thread's cached tid: in the child, both are new.
+fn forget_ids_in_forked_children() {
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    extern "C" fn forget() {
+        PID.store(0, Ordering::Relaxed);
+        let _ = TID.try_with(|t| t.set(0));
+    }
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic and to this
+        // thread's own thread-local cell; both are valid in the forked child.
+        unsafe { libc::pthread_atfork(None, None, Some(forget)) };
+    });
+}
+
+/// This thread's id without a system call (cached per thread, forgotten across fork).
+pub(crate) fn cached_tid() -> u32 {
+    let tid = TID.try_with(|t| t.get()).unwrap_or(0);
+    if tid != 0 {
+        return tid;
+    }
+    forget_ids_in_forked_children();
+    let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+    let _ = TID.try_with(|t| t.set(tid));
+    tid
 }
 
 /// The process a thread belongs to (its `Tgid` in `/proc/<tid>/status`), if the thread

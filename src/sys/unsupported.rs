@@ -41,6 +41,9 @@ pub(crate) fn current_pid() -> u32 {
 pub(crate) fn cached_pid() -> u32 {
     std::process::id()
 }
+pub(crate) fn cached_tid() -> u32 {
+    0
+}
 pub(crate) fn tid_to_pid(_tid: u32) -> Option<u32> {
     None
 }
