@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::segment::{self, Expect, Kind, Segment, SegmentOptions, Spec};
 use crate::sync::{Guard, LockResult, RawMutex, RawMutexGuard, init_mutex_in, raw_mutex_in};
 use crate::types::{Shareable, TypeDesc};
+use zerocopy::IntoBytes;
 
 /// `len` elements of type `T` in a named (or anonymous) segment, with a robust lock.
 ///
@@ -35,18 +36,81 @@ pub struct Array<T: Shareable> {
     _t: PhantomData<T>,
 }
 
-fn spec<T: Shareable>(len: usize) -> Result<Spec> {
-    let data_len = len.checked_mul(std::mem::size_of::<T>()).ok_or_else(|| {
-        Error::InvalidArgument(format!("an array of {len} {} is too large", T::TYPE_NAME))
+fn spec(elem: TypeDesc, len: usize) -> Result<Spec> {
+    let data_len = len.checked_mul(elem.size).ok_or_else(|| {
+        Error::InvalidArgument(format!("an array of {len} {} is too large", elem.name))
     })?;
     Ok(Spec {
         kind: Kind::Array,
-        elem: TypeDesc::of::<T>(),
+        elem,
         capacity: len as u64,
         control_len: std::mem::size_of::<RawMutex>(),
         data_len,
         params: [0; 4],
     })
+}
+
+/// Fills a new array segment: the lock, then `init` (all of the data area) if given;
+/// otherwise the data stays zeroed.
+fn init_array(seg: &Segment, init: Option<&[u8]>) -> Result<()> {
+    init_mutex_in(seg)?;
+    if let Some(bytes) = init {
+        debug_assert_eq!(bytes.len(), seg.len());
+        // SAFETY:
+        // - the data area is exactly `bytes.len()` bytes inside the mapping (sized from
+        //   the same descriptor and length), not yet visible to other processes.
+        // - `bytes` is caller memory, not inside the mapping.
+        unsafe { segment::copy_out(bytes, seg.data_ptr()) };
+    }
+    Ok(())
+}
+
+/// Creates a named array segment of `len` elements `elem`, holding `init` (exactly
+/// `len * elem.size` bytes, checked by the callers) or zeroes.
+pub(crate) fn create_array_segment(
+    name: &str,
+    elem: TypeDesc,
+    len: usize,
+    init: Option<&[u8]>,
+    opts: &SegmentOptions,
+) -> Result<Segment> {
+    segment::create_named(name, spec(elem, len)?, opts, |s| init_array(s, init))
+}
+
+/// An anonymous array segment; see [`create_array_segment`].
+pub(crate) fn anonymous_array_segment(elem: TypeDesc, len: usize) -> Result<Segment> {
+    segment::create_anonymous(spec(elem, len)?, |s| init_array(s, None))
+}
+
+/// Opens the array segment `name` of element type `elem`; returns it and its length.
+pub(crate) fn open_array_segment(
+    name: &str,
+    elem: TypeDesc,
+    opts: &SegmentOptions,
+) -> Result<(Segment, usize)> {
+    let seg = segment::open_named(
+        name,
+        &Expect {
+            kind: Kind::Array,
+            elem: Some(elem),
+            control_len: Some(std::mem::size_of::<RawMutex>()),
+        },
+        opts,
+    )?;
+    let info = seg.info();
+    let expected = info.capacity.checked_mul(elem.size as u64);
+    if expected != Some(info.layout.data_len) {
+        return Err(Error::corrupt(
+            name,
+            format!(
+                "{} elements of {} bytes do not fill the {}-byte data area",
+                info.capacity, elem.size, info.layout.data_len
+            ),
+        ));
+    }
+    let len = usize::try_from(info.capacity)
+        .map_err(|_| Error::corrupt(name, "the element count does not fit in memory"))?;
+    Ok((seg, len))
 }
 
 impl<T: Shareable> Array<T> {
@@ -63,7 +127,7 @@ impl<T: Shareable> Array<T> {
     /// # Errors
     /// As [`create`](Self::create).
     pub fn create_with(name: &str, len: usize, opts: &SegmentOptions) -> Result<Self> {
-        let seg = segment::create_named(name, spec::<T>(len)?, opts, init_mutex_in)?;
+        let seg = create_array_segment(name, TypeDesc::of::<T>(), len, None, opts)?;
         Ok(Self::wrap(seg, len))
     }
 
@@ -80,9 +144,13 @@ impl<T: Shareable> Array<T> {
     /// # Errors
     /// As [`create`](Self::create).
     pub fn from_slice_with(name: &str, items: &[T], opts: &SegmentOptions) -> Result<Self> {
-        let seg = segment::create_named(name, spec::<T>(items.len())?, opts, |s| {
-            Self::init_from(s, items)
-        })?;
+        let seg = create_array_segment(
+            name,
+            TypeDesc::of::<T>(),
+            items.len(),
+            Some(items.as_bytes()),
+            opts,
+        )?;
         Ok(Self::wrap(seg, items.len()))
     }
 
@@ -99,29 +167,7 @@ impl<T: Shareable> Array<T> {
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_with(name: &str, opts: &SegmentOptions) -> Result<Self> {
-        let seg = segment::open_named(
-            name,
-            &Expect {
-                kind: Kind::Array,
-                elem: Some(TypeDesc::of::<T>()),
-                control_len: Some(std::mem::size_of::<RawMutex>()),
-            },
-            opts,
-        )?;
-        let info = seg.info();
-        let expected = info.capacity.checked_mul(std::mem::size_of::<T>() as u64);
-        if expected != Some(info.layout.data_len) {
-            return Err(Error::corrupt(
-                name,
-                format!(
-                    "{} elements of {} bytes do not fill the {}-byte data area",
-                    info.capacity,
-                    std::mem::size_of::<T>(),
-                    info.layout.data_len
-                ),
-            ));
-        }
-        let len = info.capacity as usize;
+        let (seg, len) = open_array_segment(name, TypeDesc::of::<T>(), opts)?;
         Ok(Self::wrap(seg, len))
     }
 
@@ -151,18 +197,8 @@ impl<T: Shareable> Array<T> {
     /// # Errors
     /// As [`Segment::anonymous`].
     pub fn anonymous(len: usize) -> Result<Self> {
-        let seg = segment::create_anonymous(spec::<T>(len)?, init_mutex_in)?;
+        let seg = anonymous_array_segment(TypeDesc::of::<T>(), len)?;
         Ok(Self::wrap(seg, len))
-    }
-
-    fn init_from(seg: &Segment, items: &[T]) -> Result<()> {
-        init_mutex_in(seg)?;
-        // SAFETY: the data area holds exactly `items.len()` aligned `T`s inside the
-        // mapping and is not yet visible to other processes; `items` is not in it.
-        unsafe {
-            std::ptr::copy_nonoverlapping(items.as_ptr(), seg.data_ptr().cast(), items.len())
-        };
-        Ok(())
     }
 
     fn wrap(seg: Segment, len: usize) -> Self {

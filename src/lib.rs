@@ -55,7 +55,9 @@
 #![warn(missing_docs)]
 
 pub mod array;
+pub mod dynamic;
 pub mod error;
+pub mod inspect;
 pub mod segment;
 pub mod sync;
 mod sys;

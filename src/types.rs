@@ -57,12 +57,88 @@ impl TypeDesc {
         }
     }
 
+    /// A descriptor made at run time (from a C program's `shmkit_type`, a config file,
+    /// ...): it opens the same segments as the Rust type with that name, size and
+    /// alignment.
+    ///
+    /// The name is interned for the life of the process (descriptors are `Copy` and
+    /// carry a `&'static str`), so a process may use at most [`MAX_RUNTIME_TYPE_NAMES`]
+    /// distinct runtime names.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if the name is empty or
+    /// longer than 63 bytes, the size is 0 or not a multiple of the alignment, the
+    /// alignment is not a power of two up to 4096, or too many names were interned.
+    ///
+    /// # Examples
+    /// ```
+    /// #[shmkit::shareable(name = "point")]
+    /// #[derive(Clone, Copy)]
+    /// #[repr(C)]
+    /// struct Point { x: f64, y: f64 }
+    /// let desc = shmkit::TypeDesc::runtime("point", 16, 8)?;
+    /// assert_eq!(desc, shmkit::TypeDesc::of::<Point>());
+    /// # Ok::<(), shmkit::Error>(())
+    /// ```
+    pub fn runtime(name: &str, size: usize, align: usize) -> crate::Result<TypeDesc> {
+        use crate::segment::{MAX_ELEM_ALIGN, MAX_TYPE_NAME};
+        let bad = |why: String| {
+            Err(crate::Error::InvalidArgument(format!(
+                "type `{name}` (size {size}, align {align}): {why}"
+            )))
+        };
+        if name.is_empty() || name.len() > MAX_TYPE_NAME {
+            return bad(format!("the name must be 1 to {MAX_TYPE_NAME} bytes"));
+        }
+        if name.contains('\0') {
+            return bad("the name contains a NUL byte".into());
+        }
+        if !align.is_power_of_two() || align as u64 > MAX_ELEM_ALIGN {
+            return bad(format!(
+                "the alignment must be a power of two up to {MAX_ELEM_ALIGN}"
+            ));
+        }
+        if size == 0 || size % align != 0 {
+            return bad("the size must be a nonzero multiple of the alignment".into());
+        }
+        Ok(TypeDesc {
+            name: intern(name)?,
+            size,
+            align,
+        })
+    }
+
     /// The descriptor of segments that hold no elements (a standalone lock, ...).
     pub const NONE: TypeDesc = TypeDesc {
         name: "",
         size: 0,
         align: 1,
     };
+}
+
+/// How many distinct names [`TypeDesc::runtime`] interns per process.
+pub const MAX_RUNTIME_TYPE_NAMES: usize = 4096;
+
+fn intern(name: &str) -> crate::Result<&'static str> {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(&known) = names.get(name) {
+        return Ok(known);
+    }
+    if names.len() >= MAX_RUNTIME_TYPE_NAMES {
+        return Err(crate::Error::InvalidArgument(format!(
+            "more than {MAX_RUNTIME_TYPE_NAMES} distinct runtime type names in one process"
+        )));
+    }
+    // Bounded by MAX_RUNTIME_TYPE_NAMES names of at most 63 bytes each.
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    Ok(leaked)
 }
 
 impl fmt::Display for TypeDesc {

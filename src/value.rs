@@ -33,15 +33,71 @@ pub struct Value<T: Shareable> {
     _t: PhantomData<T>,
 }
 
-fn spec<T: Shareable>() -> Spec {
+fn spec(elem: TypeDesc) -> Spec {
     Spec {
         kind: Kind::Value,
-        elem: TypeDesc::of::<T>(),
+        elem,
         capacity: 1,
         control_len: std::mem::size_of::<RawMutex>(),
-        data_len: std::mem::size_of::<T>(),
+        data_len: elem.size,
         params: [0; 4],
     }
+}
+
+/// Fills a new value segment: the lock, then the initial bytes (`elem.size` of them).
+fn init_value(seg: &Segment, init: &[u8]) -> Result<()> {
+    init_mutex_in(seg)?;
+    debug_assert_eq!(init.len(), seg.len());
+    // SAFETY:
+    // - the data area is exactly `init.len()` bytes inside the mapping (the spec sized
+    //   it from the same descriptor), not yet visible to other processes.
+    // - `init` is caller memory, not inside the mapping.
+    unsafe { segment::copy_out(init, seg.data_ptr()) };
+    Ok(())
+}
+
+/// Creates a named value segment of element type `elem` holding `init`
+/// (`init.len() == elem.size`, checked by the callers).
+pub(crate) fn create_value_segment(
+    name: &str,
+    elem: TypeDesc,
+    init: &[u8],
+    opts: &SegmentOptions,
+) -> Result<Segment> {
+    segment::create_named(name, spec(elem), opts, |s| init_value(s, init))
+}
+
+/// An anonymous value segment; see [`create_value_segment`].
+pub(crate) fn anonymous_value_segment(elem: TypeDesc, init: &[u8]) -> Result<Segment> {
+    segment::create_anonymous(spec(elem), |s| init_value(s, init))
+}
+
+/// Opens the value segment `name`, checking that it holds one `elem`.
+pub(crate) fn open_value_segment(
+    name: &str,
+    elem: TypeDesc,
+    opts: &SegmentOptions,
+) -> Result<Segment> {
+    let seg = segment::open_named(
+        name,
+        &Expect {
+            kind: Kind::Value,
+            elem: Some(elem),
+            control_len: Some(std::mem::size_of::<RawMutex>()),
+        },
+        opts,
+    )?;
+    let info = seg.info();
+    if info.capacity != 1 || info.layout.data_len != elem.size as u64 {
+        return Err(crate::Error::corrupt(
+            name,
+            format!(
+                "a value holds one element of {} bytes; header says {} elements in {} bytes",
+                elem.size, info.capacity, info.layout.data_len
+            ),
+        ));
+    }
+    Ok(seg)
 }
 
 impl<T: Shareable> Value<T> {
@@ -58,7 +114,7 @@ impl<T: Shareable> Value<T> {
     /// # Errors
     /// As [`Segment::create`].
     pub fn create_with(name: &str, init: T, opts: &SegmentOptions) -> Result<Self> {
-        let seg = segment::create_named(name, spec::<T>(), opts, |s| Self::init(s, init))?;
+        let seg = create_value_segment(name, TypeDesc::of::<T>(), init.as_bytes(), opts)?;
         Ok(Self::wrap(seg))
     }
 
@@ -76,27 +132,7 @@ impl<T: Shareable> Value<T> {
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_with(name: &str, opts: &SegmentOptions) -> Result<Self> {
-        let seg = segment::open_named(
-            name,
-            &Expect {
-                kind: Kind::Value,
-                elem: Some(TypeDesc::of::<T>()),
-                control_len: Some(std::mem::size_of::<RawMutex>()),
-            },
-            opts,
-        )?;
-        let info = seg.info();
-        if info.capacity != 1 || info.layout.data_len != std::mem::size_of::<T>() as u64 {
-            return Err(crate::Error::corrupt(
-                name,
-                format!(
-                    "a value holds one element of {} bytes; header says {} elements in {} bytes",
-                    std::mem::size_of::<T>(),
-                    info.capacity,
-                    info.layout.data_len
-                ),
-            ));
-        }
+        let seg = open_value_segment(name, TypeDesc::of::<T>(), opts)?;
         Ok(Self::wrap(seg))
     }
 
@@ -118,16 +154,8 @@ impl<T: Shareable> Value<T> {
     /// # Errors
     /// As [`Segment::anonymous`].
     pub fn anonymous(init: T) -> Result<Self> {
-        let seg = segment::create_anonymous(spec::<T>(), |s| Self::init(s, init))?;
+        let seg = anonymous_value_segment(TypeDesc::of::<T>(), init.as_bytes())?;
         Ok(Self::wrap(seg))
-    }
-
-    fn init(seg: &Segment, init: T) -> Result<()> {
-        init_mutex_in(seg)?;
-        // SAFETY: the data area is one aligned `T` inside the mapping, not yet visible
-        // to other processes.
-        unsafe { seg.data_ptr().cast::<T>().write(init) };
-        Ok(())
     }
 
     fn wrap(seg: Segment) -> Self {

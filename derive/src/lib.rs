@@ -1,6 +1,6 @@
 //! The `#[shareable]` attribute of [shmkit](https://docs.rs/shmkit).
 //!
-//! ```ignore
+//! ```text
 //! #[shmkit::shareable(name = "point")]
 //! #[derive(Clone, Copy, Debug)]
 //! #[repr(C)]

@@ -15,8 +15,8 @@ use memmap2::{MmapOptions, MmapRaw};
 use zerocopy::{FromBytes, IntoBytes};
 
 pub use header::{
-    FORMAT_VERSION, HEADER_LEN, Kind, MAGIC, RawHeader, STATE_INITIALIZING, STATE_POISONED,
-    STATE_READY, SegmentInfo,
+    FORMAT_VERSION, HEADER_LEN, Kind, MAGIC, MAX_ELEM_ALIGN, MAX_TYPE_NAME, RawHeader,
+    STATE_INITIALIZING, STATE_POISONED, STATE_READY, SegmentInfo,
 };
 pub(crate) use header::{Layout, kind_label, validate};
 

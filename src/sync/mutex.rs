@@ -14,10 +14,15 @@
 //! later locker is told too until someone recovers. Nothing deadlocks either way.
 //!
 //! ## Trust
-//! The pthread mutex's bytes belong to the C library. A process with write access that
-//! scribbles over a mutex another process is holding can crash that process when it
-//! unlocks (glibc follows list pointers stored in the mutex). shmkit's own fields next to
-//! it (owner pid, repair flag) are plain atomics read defensively.
+//! The pthread mutex's bytes belong to the C library, which trusts them. Before every
+//! lock shmkit checks the mutex's type word against the one it initialized, so garbage
+//! written over an idle mutex gives [`Error::NotRecoverable`] instead of reaching glibc
+//! (which would abort on, say, a bogus "priority protect" type). What cannot be checked:
+//! a process with write access that rewrites a mutex *while another process holds it*
+//! can make that holder's unlock fail or crash (glibc follows the list pointers stored
+//! in the mutex). Such a writer can also simply hold the lock forever; give write access
+//! only to processes you trust not to scribble. shmkit's own fields (owner pid, repair
+//! flag) are plain atomics, read defensively.
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -39,13 +44,12 @@ pub struct RawMutex {
     pthread: UnsafeCell<[u64; PTHREAD_MUTEX_BYTES / 8]>,
     /// 1 while the protected data may need repair (an owner died, nobody recovered yet).
     needs_repair: AtomicU32,
-    /// Pid of the holder, 0 when free. Informational (for `shmkit show`).
-    owner_pid: AtomicU32,
-    /// Thread id of the holder, 0 when free. Informational.
-    owner_tid: AtomicU32,
     /// How many times an owner died holding this lock.
     owner_deaths: AtomicU32,
-    _reserved: [u32; 12],
+    /// Pid of the holder, 0 when free; informational (for `shmkit show`), written after
+    /// locking and cleared before unlocking.
+    owner_pid: AtomicU32,
+    _reserved: [u32; 13],
 }
 
 const _: () = assert!(std::mem::size_of::<RawMutex>() == 128);
@@ -61,16 +65,67 @@ unsafe impl Send for RawMutex {}
 pub struct MutexSnapshot {
     /// Whether the lock word says the lock is held (glibc: owner thread id nonzero).
     pub locked: bool,
-    /// Thread id in the lock word itself (glibc's view of the owner), 0 when free.
-    pub lock_word_tid: u32,
-    /// Pid recorded by the holder, 0 when free.
-    pub owner_pid: u32,
-    /// Thread id recorded by the holder, 0 when free.
+    /// Thread id of the holder from the lock word, 0 when free.
     pub owner_tid: u32,
+    /// Process id of the holder as it recorded itself (kept when the holder died
+    /// holding the lock), or, before it did, the process of the thread in the lock word;
+    /// `None` when free or unknown.
+    pub owner_pid: Option<u32>,
     /// Whether an owner died and the data has not been marked consistent since.
     pub needs_repair: bool,
     /// How many owners died holding the lock.
     pub owner_deaths: u32,
+    /// The kernel marked the lock word "owner died" (the holder exited holding it and
+    /// nobody has locked it since); the next locker is told.
+    pub owner_died_pending: bool,
+    /// The lock word says threads are (or were recently) sleeping on it.
+    pub waiters: bool,
+}
+
+/// glibc's lock word: the owner's thread id in the low bits, two flag bits on top.
+const LOCK_WORD_TID_MASK: u32 = 0x3fff_ffff;
+const LOCK_WORD_OWNER_DIED: u32 = 0x4000_0000;
+const LOCK_WORD_WAITERS: u32 = 0x8000_0000;
+
+impl MutexSnapshot {
+    fn decode(word: u32, needs_repair: u32, deaths: u32, pid: u32) -> Self {
+        let tid = word & LOCK_WORD_TID_MASK;
+        MutexSnapshot {
+            locked: tid != 0,
+            owner_tid: tid,
+            // The recorded pid survives its holder's death (the kernel clears the tid
+            // from the lock word then); before it is recorded, ask /proc about the tid.
+            owner_pid: match (pid, tid) {
+                (0, 0) => None,
+                (0, tid) => sys::tid_to_pid(tid),
+                (pid, _) => Some(pid),
+            },
+            needs_repair: needs_repair != 0,
+            owner_deaths: deaths,
+            owner_died_pending: word & LOCK_WORD_OWNER_DIED != 0,
+            waiters: word & LOCK_WORD_WAITERS != 0,
+        }
+    }
+
+    /// Decodes a snapshot from a copy of a [`RawMutex`]'s bytes (how `shmkit show` reads
+    /// a lock without mapping it writable or locking it). Any bytes decode; `None` only
+    /// when `bytes` is shorter than a `RawMutex`.
+    pub fn from_bytes(bytes: &[u8]) -> Option<MutexSnapshot> {
+        if bytes.len() < std::mem::size_of::<RawMutex>() {
+            return None;
+        }
+        let word = |off: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&bytes[off..off + 4]);
+            u32::from_ne_bytes(w)
+        };
+        Some(Self::decode(
+            word(0),
+            word(std::mem::offset_of!(RawMutex, needs_repair)),
+            word(std::mem::offset_of!(RawMutex, owner_deaths)),
+            word(std::mem::offset_of!(RawMutex, owner_pid)),
+        ))
+    }
 }
 
 impl RawMutex {
@@ -98,6 +153,18 @@ impl RawMutex {
         self.pthread.get().cast()
     }
 
+    /// Refuses a mutex whose pthread type word was overwritten (see the module docs).
+    fn intact(&self) -> std::result::Result<(), LockError<RawMutexGuard<'_>>> {
+        // SAFETY: the pthread area is PTHREAD_MUTEX_BYTES long and 8-aligned inside self.
+        if unsafe { sys::mutex_type_intact(self.pthread()) } {
+            Ok(())
+        } else {
+            Err(LockError::Failed(Error::NotRecoverable(
+                "the mutex's bytes were overwritten (its pthread type word is not the one shmkit initialized)".into(),
+            )))
+        }
+    }
+
     /// Blocks until the lock is acquired.
     ///
     /// # Errors
@@ -105,6 +172,7 @@ impl RawMutex {
     /// [`LockError::Failed`] with [`Error::Deadlock`](Error) if this thread holds it
     /// already, [`Error::NotRecoverable`], [`Error::Io`].
     pub fn lock(&self) -> LockResult<RawMutexGuard<'_>> {
+        self.intact()?;
         // SAFETY: the pthread mutex was initialized by `init` (type invariant) and lives
         // as long as `self`.
         let outcome = unsafe { sys::mutex_lock(self.pthread(), None) };
@@ -116,6 +184,7 @@ impl RawMutex {
     /// # Errors
     /// As [`lock`](Self::lock), plus [`Error::Timeout`].
     pub fn lock_timeout(&self, timeout: Duration) -> LockResult<RawMutexGuard<'_>> {
+        self.intact()?;
         // SAFETY: as in `lock`.
         let outcome = unsafe { sys::mutex_lock(self.pthread(), Some(timeout)) };
         self.finish(outcome, Some(Error::Timeout(timeout)))
@@ -126,6 +195,7 @@ impl RawMutex {
     /// # Errors
     /// As [`lock`](Self::lock), plus [`Error::WouldBlock`].
     pub fn try_lock(&self) -> LockResult<RawMutexGuard<'_>> {
+        self.intact()?;
         // SAFETY: as in `lock`.
         let outcome = unsafe { sys::mutex_try_lock(self.pthread()) };
         self.finish(outcome, Some(Error::WouldBlock))
@@ -162,8 +232,7 @@ impl RawMutex {
                 }));
             }
         };
-        self.owner_pid.store(sys::current_pid(), Ordering::Relaxed);
-        self.owner_tid.store(sys::current_tid(), Ordering::Relaxed);
+        self.owner_pid.store(sys::cached_pid(), Ordering::Relaxed);
         let guard = RawMutexGuard {
             mutex: self,
             _not_send: PhantomData,
@@ -175,40 +244,71 @@ impl RawMutex {
         }
     }
 
-    /// Reads the state without locking (for display and monitoring).
-    pub fn snapshot(&self) -> MutexSnapshot {
+    /// glibc's lock word (the holder's thread id and two flag bits).
+    fn lock_word(&self) -> u32 {
         // SAFETY: the first 4 bytes of the pthread area are glibc's lock word, an int
         // that glibc only accesses atomically; reading it atomically is sound whatever
         // its value.
-        let word = unsafe { AtomicU32::from_ptr(self.pthread().cast()) }.load(Ordering::Relaxed);
-        let tid = word & 0x3fff_ffff;
-        MutexSnapshot {
-            locked: tid != 0,
-            lock_word_tid: tid,
-            owner_pid: self.owner_pid.load(Ordering::Relaxed),
-            owner_tid: self.owner_tid.load(Ordering::Relaxed),
-            needs_repair: self.needs_repair.load(Ordering::Relaxed) != 0,
-            owner_deaths: self.owner_deaths.load(Ordering::Relaxed),
-        }
+        unsafe { AtomicU32::from_ptr(self.pthread().cast()) }.load(Ordering::Relaxed)
     }
-}
 
-impl RawMutex {
-    /// Unlocks the mutex after its guard was forgotten (the RLock keeps its own record
-    /// of ownership and unlocks with this).
+    /// Whether the calling thread holds the lock (the lock word names its thread id).
+    #[doc(hidden)]
+    pub fn held_by_current_thread(&self) -> bool {
+        self.lock_word() & LOCK_WORD_TID_MASK == sys::cached_tid()
+    }
+
+    /// Releases a lock that is held without a guard: the C API's lock/unlock pair
+    /// acquires with [`lock`](Self::lock) and forgets the guard (`std::mem::forget`), so
+    /// the lock stays held across calls; this is the matching unlock.
     ///
     /// # Safety
-    /// - This thread holds the mutex, and no guard of it will be dropped for this hold.
-    pub(crate) unsafe fn unlock_forgotten(&self) -> std::io::Result<()> {
+    /// - The calling thread acquired this lock through a guard it then forgot, and no
+    ///   guard for this hold of the lock is alive (else that guard would unlock twice
+    ///   and hand out access to unlocked data).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if this thread does not hold the lock (checked before
+    /// anything is changed), [`Error::Io`] if the C library refuses the unlock.
+    #[doc(hidden)]
+    pub unsafe fn unlock_unguarded(&self) -> Result<()> {
+        if !self.held_by_current_thread() {
+            return Err(Error::InvalidArgument(
+                "unlock of a lock this thread does not hold".into(),
+            ));
+        }
         self.owner_pid.store(0, Ordering::Relaxed);
-        self.owner_tid.store(0, Ordering::Relaxed);
-        // SAFETY: this thread holds the mutex (caller's contract).
-        unsafe { sys::mutex_unlock(self.pthread()) }
+        // SAFETY:
+        // - the pthread mutex was initialized (type invariant); the caller holds it.
+        // - the mutex is ERRORCHECK, so even a wrong caller gets EPERM, not UB.
+        unsafe { sys::mutex_unlock(self.pthread()) }.map_err(|e| Error::io("unlock mutex", e))
     }
 
-    /// Clears the "needs repair" flag (for locks built on this one).
-    pub(crate) fn clear_repair_flag(&self) {
+    /// Clears the "needs repair" flag of a lock held without a guard (see
+    /// [`unlock_unguarded`](Self::unlock_unguarded)); the guard form is
+    /// [`Guard::mark_consistent`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if this thread does not hold the lock.
+    #[doc(hidden)]
+    pub fn mark_consistent_unguarded(&self) -> Result<()> {
+        if !self.held_by_current_thread() {
+            return Err(Error::InvalidArgument(
+                "mark_consistent on a lock this thread does not hold".into(),
+            ));
+        }
         self.needs_repair.store(0, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Reads the state without locking (for display and monitoring).
+    pub fn snapshot(&self) -> MutexSnapshot {
+        MutexSnapshot::decode(
+            self.lock_word(),
+            self.needs_repair.load(Ordering::Relaxed),
+            self.owner_deaths.load(Ordering::Relaxed),
+            self.owner_pid.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -239,7 +339,6 @@ impl<'a> RawMutexGuard<'a> {
 impl Drop for RawMutexGuard<'_> {
     fn drop(&mut self) {
         self.mutex.owner_pid.store(0, Ordering::Relaxed);
-        self.mutex.owner_tid.store(0, Ordering::Relaxed);
         // SAFETY: the guard exists only while this thread holds the mutex. An error here
         // (EPERM) would mean another process rewrote the lock word; there is nothing
         // sound to do about it in a destructor, so it is ignored.

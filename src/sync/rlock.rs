@@ -86,14 +86,14 @@ impl RawRLock {
         self.owner_pid.load(Ordering::Relaxed) == pid
             && self.owner_tid.load(Ordering::Relaxed) == tid
             && self.count.load(Ordering::Relaxed) != 0
-            && self.mutex.snapshot().lock_word_tid == tid
+            && self.mutex.held_by_current_thread()
     }
 
     fn acquire_with(
         &self,
         lock: impl FnOnce(&RawMutex) -> LockResult<super::RawMutexGuard<'_>>,
     ) -> LockResult<RLockGuard<'_>> {
-        let (pid, tid) = (sys::current_pid(), sys::current_tid());
+        let (pid, tid) = (sys::cached_pid(), sys::cached_tid());
         if self.held_by_caller(pid, tid) {
             let c = self.count.load(Ordering::Relaxed);
             let Some(c) = c.checked_add(1) else {
@@ -157,7 +157,7 @@ impl RawRLock {
     /// [`Error::NotOwner`] if the calling thread does not hold the lock (nothing
     /// changes); [`Error::Io`] if the mutex refuses the unlock.
     pub fn release(&self) -> Result<()> {
-        let (pid, tid) = (sys::current_pid(), sys::current_tid());
+        let (pid, tid) = (sys::cached_pid(), sys::cached_tid());
         if !self.held_by_caller(pid, tid) {
             return Err(Error::NotOwner {
                 owner_pid: self.owner_pid.load(Ordering::Relaxed),
@@ -175,14 +175,13 @@ impl RawRLock {
         self.owner_pid.store(0, Ordering::Relaxed);
         self.owner_tid.store(0, Ordering::Relaxed);
         // SAFETY: this thread holds the mutex (checked above against the lock word), and
-        // its guard was forgotten when the hold began.
-        unsafe { self.mutex.unlock_forgotten() }
-            .map_err(|e| Error::io("unlock the re-entrant lock's mutex", e))
+        // its guard was forgotten when the hold began; no guard of this hold exists.
+        unsafe { self.mutex.unlock_unguarded() }
     }
 
     /// Whether the calling thread holds the lock.
     pub fn is_owned(&self) -> bool {
-        self.held_by_caller(sys::current_pid(), sys::current_tid())
+        self.held_by_caller(sys::cached_pid(), sys::cached_tid())
     }
 
     /// The state, read without locking (for display).
@@ -248,7 +247,8 @@ impl fmt::Debug for RLockGuard<'_> {
 impl sealed::Sealed for RLockGuard<'_> {}
 impl Guard for RLockGuard<'_> {
     fn mark_consistent(&mut self) {
-        self.lock.mutex.clear_repair_flag();
+        // Only fails if this thread does not hold the mutex, which a live guard rules out.
+        let _ = self.lock.mutex.mark_consistent_unguarded();
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use rustix::fs::Mode;
@@ -80,47 +80,64 @@ pub(crate) fn file_len_mode(fd: impl AsFd) -> io::Result<(u64, u32)> {
     Ok((st.st_size as u64, st.st_mode & 0o7777))
 }
 
-/// Bumped in every child right after `fork`, so that cached ids are re-read there.
-static FORK_GENERATION: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-static ATFORK: std::sync::Once = std::sync::Once::new();
-
-extern "C" fn after_fork_in_child() {
-    FORK_GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+pub(crate) fn current_pid() -> u32 {
+    rustix::process::getpid().as_raw_nonzero().get() as u32
 }
+
+/// This process's pid without a system call: cached, and forgotten in a forked child
+/// (a `pthread_atfork` handler), so a child never reports its parent's pid.
+pub(crate) fn cached_pid() -> u32 {
+    let pid = PID.load(Ordering::Relaxed);
+    if pid != 0 {
+        return pid;
+    }
+    forget_ids_in_forked_children();
+    let pid = current_pid();
+    PID.store(pid, Ordering::Relaxed);
+    pid
+}
+
+static PID: AtomicU32 = AtomicU32::new(0);
 
 thread_local! {
-    /// (fork generation, pid, tid) of this thread, pid 0 when not read yet.
-    static IDS: std::cell::Cell<(u32, u32, u32)> = const { std::cell::Cell::new((0, 0, 0)) };
+    static TID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
-/// This thread's (pid, tid), cached per thread: `getpid` and `gettid` are system calls,
-/// and the lock paths ask for them on every acquire. A `fork` invalidates the cache (the
-/// child's thread has new ids) through a `pthread_atfork` child handler.
-fn ids() -> (u32, u32) {
-    ATFORK.call_once(|| {
-        // SAFETY: registers a handler that only does an atomic increment, which is
-        // async-signal-safe as the child side of fork requires.
-        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+/// Registers (once) a `pthread_atfork` child handler that forgets the cached pid and
+/// the forking thread's cached tid: in the child, both are new.
+fn forget_ids_in_forked_children() {
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    extern "C" fn forget() {
+        PID.store(0, Ordering::Relaxed);
+        let _ = TID.try_with(|t| t.set(0));
+    }
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic and to this
+        // thread's own thread-local cell; both are valid in the forked child.
+        unsafe { libc::pthread_atfork(None, None, Some(forget)) };
     });
-    let generation = FORK_GENERATION.load(std::sync::atomic::Ordering::Relaxed);
-    IDS.with(|cell| {
-        let (g, pid, tid) = cell.get();
-        if pid != 0 && g == generation {
-            return (pid, tid);
-        }
-        let pid = rustix::process::getpid().as_raw_nonzero().get() as u32;
-        let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
-        cell.set((generation, pid, tid));
-        (pid, tid)
-    })
 }
 
-pub(crate) fn current_pid() -> u32 {
-    ids().0
+/// This thread's id without a system call (cached per thread, forgotten across fork).
+pub(crate) fn cached_tid() -> u32 {
+    let tid = TID.try_with(|t| t.get()).unwrap_or(0);
+    if tid != 0 {
+        return tid;
+    }
+    forget_ids_in_forked_children();
+    let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
+    let _ = TID.try_with(|t| t.set(tid));
+    tid
 }
 
-pub(crate) fn current_tid() -> u32 {
-    ids().1
+/// The process a thread belongs to (its `Tgid` in `/proc/<tid>/status`), if the thread
+/// exists.
+pub(crate) fn tid_to_pid(tid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Whether a process with this pid exists (a zombie counts as alive until reaped).
@@ -144,7 +161,7 @@ pub(crate) fn unix_time_ns() -> u64 {
 
 /// Sleeps on a shared (not PRIVATE) futex while `*word == expected`, at most `timeout`.
 /// Returns on wake-up, value change, signal or timeout; callers re-check their condition.
-#[cfg_attr(loom, allow(dead_code))] // loom models sleep by yielding
+#[cfg_attr(loom, allow(dead_code))] // loom models sleep on its own futex
 pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
     use rustix::thread::futex;
     let ts = timeout.map(|d| futex::Timespec {
@@ -155,7 +172,7 @@ pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Durati
 }
 
 /// Wakes up to `n` processes sleeping on `word`. Returns how many were woken.
-#[cfg_attr(loom, allow(dead_code))] // loom models sleep by yielding
+#[cfg_attr(loom, allow(dead_code))] // loom models sleep on its own futex
 pub(crate) fn futex_wake(word: &AtomicU32, n: u32) -> usize {
     use rustix::thread::futex;
     futex::wake(word, futex::Flags::empty(), n.min(i32::MAX as u32)).unwrap_or(0)
@@ -192,6 +209,44 @@ pub(crate) unsafe fn mutex_init(m: *mut u8) -> io::Result<()> {
         libc::pthread_mutexattr_destroy(attr.as_mut_ptr());
         result
     }
+}
+
+/// Byte offset of glibc's `__kind` in a 64-bit `pthread_mutex_t`
+/// (`__lock`, `__count`, `__owner`, `__nusers`, then `__kind`).
+const KIND_OFFSET: usize = 16;
+
+/// The `__kind` word that [`mutex_init`] produces, learned once from a private mutex
+/// initialized with the same attributes.
+fn expected_kind() -> u32 {
+    static KIND: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *KIND.get_or_init(|| {
+        let mut probe = [0u64; PTHREAD_MUTEX_BYTES / 8];
+        let p = probe.as_mut_ptr().cast::<u8>();
+        // SAFETY: `probe` is a private, 8-aligned, PTHREAD_MUTEX_BYTES-long buffer that no
+        // one else uses; it is destroyed right after reading its kind word.
+        unsafe {
+            if mutex_init(p).is_err() {
+                return u32::MAX;
+            }
+            let kind = p.add(KIND_OFFSET).cast::<u32>().read();
+            libc::pthread_mutex_destroy(p.cast());
+            kind
+        }
+    })
+}
+
+/// Whether the mutex's type word is still the one [`mutex_init`] wrote. glibc trusts
+/// that word (a "priority protect" type, for one, aborts the process on a bad
+/// priority), so bytes overwritten by another process are refused before glibc sees
+/// them.
+///
+/// # Safety
+/// - `m` points to `PTHREAD_MUTEX_BYTES` mapped bytes, 8-aligned.
+pub(crate) unsafe fn mutex_type_intact(m: *mut u8) -> bool {
+    // SAFETY: the kind word is inside the mutex bytes (caller's contract), 4-aligned;
+    // glibc never writes it after init, and an atomic read is sound whatever its value.
+    let kind = unsafe { AtomicU32::from_ptr(m.add(KIND_OFFSET).cast()) }.load(Ordering::Relaxed);
+    kind == expected_kind()
 }
 
 fn check(rc: libc::c_int) -> io::Result<()> {
@@ -273,4 +328,157 @@ pub(crate) unsafe fn mutex_consistent(m: *mut u8) -> io::Result<()> {
 pub(crate) unsafe fn mutex_unlock(m: *mut u8) -> io::Result<()> {
     // SAFETY: the caller holds the mutex.
     check(unsafe { libc::pthread_mutex_unlock(m.cast()) })
+}
+
+// ---- Read-only inspection (`shmkit list/show/gc`) ----
+
+/// Where the OS keeps POSIX shared-memory objects.
+const SHM_DIR: &str = "/dev/shm";
+
+/// What `fstat` says about a shared-memory object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ObjectStat {
+    pub len: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub modified_unix_ns: u64,
+    pub regular_file: bool,
+}
+
+/// The filesystem path of the object `os_name` (`/shmkit.x` → `/dev/shm/shmkit.x`).
+pub(crate) fn object_path(os_name: &str) -> std::path::PathBuf {
+    std::path::Path::new(SHM_DIR).join(os_name.trim_start_matches('/'))
+}
+
+/// Opens an existing object for reading only. `O_NONBLOCK` so that a FIFO planted in
+/// `/dev/shm` cannot make the open hang, `O_NOFOLLOW` so a symlink is not followed.
+pub(crate) fn open_read_only(os_name: &str) -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(object_path(os_name))
+}
+
+pub(crate) fn object_stat(file: &std::fs::File) -> io::Result<ObjectStat> {
+    use std::os::unix::fs::MetadataExt;
+    let m = file.metadata()?;
+    let modified_unix_ns = u64::try_from(m.mtime())
+        .ok()
+        .and_then(|s| s.checked_mul(1_000_000_000))
+        .and_then(|ns| ns.checked_add(m.mtime_nsec().clamp(0, 999_999_999) as u64))
+        .unwrap_or(0);
+    Ok(ObjectStat {
+        len: m.len(),
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        modified_unix_ns,
+        regular_file: m.file_type().is_file(),
+    })
+}
+
+/// Copies up to `buf.len()` bytes at `offset` with `pread`; returns how many were there
+/// (fewer when the object is shorter). Never maps: a concurrent truncation gives a short
+/// read here, where a mapping would raise SIGBUS.
+pub(crate) fn read_at(file: &std::fs::File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut done = 0;
+    while done < buf.len() {
+        let Some(at) = offset.checked_add(done as u64) else {
+            break;
+        };
+        match file.read_at(&mut buf[done..], at) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Names of the entries in the shared-memory directory that start with `prefix`, as raw
+/// bytes (they may not be UTF-8).
+pub(crate) fn list_objects(prefix: &str) -> io::Result<Vec<Vec<u8>>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(SHM_DIR)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.as_bytes().starts_with(prefix.as_bytes()) {
+            names.push(name.as_bytes().to_vec());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// For each object of `os_names`, which processes map it, from one pass over
+/// `/proc/*/maps`; and how many processes' maps could not be read (permission denied).
+pub(crate) fn pids_mapping(os_names: &[String]) -> io::Result<(Vec<Vec<u32>>, usize)> {
+    use std::io::BufRead;
+    let paths: Vec<Vec<u8>> = os_names
+        .iter()
+        .map(|n| {
+            let mut p = b" ".to_vec();
+            p.extend_from_slice(object_path(n).to_string_lossy().as_bytes());
+            p
+        })
+        .collect();
+    let mut pids = vec![Vec::new(); os_names.len()];
+    let mut unreadable = 0;
+    for entry in std::fs::read_dir("/proc")? {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let file = match std::fs::File::open(entry.path().join("maps")) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                unreadable += 1;
+                continue;
+            }
+            // Gone since the directory was read: it maps nothing any more.
+            Err(_) => continue,
+        };
+        for line in io::BufReader::new(file).split(b'\n') {
+            let line = match line {
+                Ok(l) => l,
+                Err(e) => {
+                    // Another user's process (the check happens on read), or gone.
+                    if e.kind() == io::ErrorKind::PermissionDenied {
+                        unreadable += 1;
+                    }
+                    break;
+                }
+            };
+            // The path is the last field and ends the line (" (deleted)" once unlinked).
+            for (i, path) in paths.iter().enumerate() {
+                if line.ends_with(path) && pids[i].last() != Some(&pid) {
+                    pids[i].push(pid);
+                }
+            }
+        }
+    }
+    Ok((pids, unreadable))
+}
+
+/// Whether `pid` is a running process: it exists and is not a zombie (a zombie has
+/// released its memory, mappings and robust locks; only its exit status is left).
+pub(crate) fn pid_running(pid: u32) -> bool {
+    if !pid_alive(pid) {
+        return false;
+    }
+    match std::fs::read(format!("/proc/{pid}/stat")) {
+        // The state letter follows the last ')' (the command name may contain one).
+        Ok(stat) => match stat.iter().rposition(|&b| b == b')') {
+            Some(i) => !matches!(stat.get(i + 2), Some(b'Z') | Some(b'X') | Some(b'x')),
+            None => true,
+        },
+        Err(_) => true,
+    }
 }

@@ -38,8 +38,14 @@ pub(crate) fn file_len_mode(_fd: impl std::os::fd::AsFd) -> io::Result<(u64, u32
 pub(crate) fn current_pid() -> u32 {
     std::process::id()
 }
-pub(crate) fn current_tid() -> u32 {
+pub(crate) fn cached_pid() -> u32 {
+    std::process::id()
+}
+pub(crate) fn cached_tid() -> u32 {
     0
+}
+pub(crate) fn tid_to_pid(_tid: u32) -> Option<u32> {
+    None
 }
 pub(crate) fn pid_alive(_pid: u32) -> bool {
     false
@@ -77,4 +83,39 @@ pub(crate) unsafe fn mutex_consistent(_m: *mut u8) -> io::Result<()> {
 /// Never touches `m`.
 pub(crate) unsafe fn mutex_unlock(_m: *mut u8) -> io::Result<()> {
     unsupported()
+}
+/// # Safety
+/// Never touches `m`.
+pub(crate) unsafe fn mutex_type_intact(_m: *mut u8) -> bool {
+    false
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ObjectStat {
+    pub len: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub modified_unix_ns: u64,
+    pub regular_file: bool,
+}
+pub(crate) fn object_path(os_name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(os_name)
+}
+pub(crate) fn open_read_only(_os_name: &str) -> io::Result<std::fs::File> {
+    unsupported()
+}
+pub(crate) fn object_stat(_file: &std::fs::File) -> io::Result<ObjectStat> {
+    unsupported()
+}
+pub(crate) fn read_at(_file: &std::fs::File, _offset: u64, _buf: &mut [u8]) -> io::Result<usize> {
+    unsupported()
+}
+pub(crate) fn list_objects(_prefix: &str) -> io::Result<Vec<Vec<u8>>> {
+    unsupported()
+}
+pub(crate) fn pids_mapping(_os_names: &[String]) -> io::Result<(Vec<Vec<u32>>, usize)> {
+    unsupported()
+}
+pub(crate) fn pid_running(_pid: u32) -> bool {
+    false
 }

@@ -1,0 +1,931 @@
+//! Read-only inspection of live segments: what `shmkit list`, `show`, `watch` and `gc`
+//! print, available to monitoring code too.
+//!
+//! Inspection never maps a segment and never takes a lock: it opens the object read-only
+//! and copies the header, the control block and a bounded slice of the data out with
+//! `pread`. (A mapping would raise SIGBUS if another process truncated the object while
+//! we read it; a `pread` just comes back short.) Every byte read is untrusted: the header
+//! goes through the same validation as [`Segment::open`](crate::Segment::open), every
+//! length is bounded before it is used, and whatever is wrong is reported in
+//! [`Snapshot::problems`] instead of failing the whole inspection.
+//!
+//! ## Adding the view of a new kind
+//! A kind's detailed state is one function `fn view_<kind>(input: &ViewInput) -> KindView`
+//! in this file, called from the `match` in [`decode_view`]. It decodes its control block
+//! from `input.control` (a copy; decode with `from_ne_bytes` or a `from_bytes` function
+//! next to the kind's raw struct, never by casting) and returns named [`Field`]s. The
+//! `shmkit` tool prints any `KindView` as text and as JSON without further changes.
+#![forbid(unsafe_code)]
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use zerocopy::FromBytes;
+
+use crate::error::{Error, Result};
+use crate::segment::{
+    self, FORMAT_VERSION, HEADER_LEN, Kind, MAGIC, OS_PREFIX, RawHeader, STATE_INITIALIZING,
+    STATE_POISONED, STATE_READY, SegmentInfo,
+};
+use crate::sync::MutexSnapshot;
+use crate::sys;
+
+/// The most control-block bytes copied out of a segment.
+pub const MAX_CONTROL_COPY: u64 = 64 * 1024;
+/// Data bytes copied by default ([`InspectOptions::default`]).
+pub const DEFAULT_MAX_DATA: u64 = 4096;
+/// The most data bytes copied whatever the options say.
+pub const MAX_DATA_COPY: u64 = 16 * 1024 * 1024;
+/// gc removes a corrupt or empty segment only when its file is at least this old.
+pub const GC_CORRUPT_MIN_AGE_NS: u64 = 60 * 1_000_000_000;
+
+/// What to copy out of a segment's data area.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InspectOptions {
+    /// Which part of the data to copy: element indices for a Value or Array, byte
+    /// offsets for other kinds. `None`: from the start.
+    pub range: Option<Range<u64>>,
+    /// The most data bytes to copy (bounded by [`MAX_DATA_COPY`]); 0 copies none.
+    pub max_data_bytes: u64,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        InspectOptions {
+            range: None,
+            max_data_bytes: DEFAULT_MAX_DATA,
+        }
+    }
+}
+
+impl InspectOptions {
+    /// Copies no data (what `list` uses).
+    pub fn header_only() -> Self {
+        InspectOptions {
+            range: None,
+            max_data_bytes: 0,
+        }
+    }
+}
+
+/// The segment's life-cycle state as read from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Published by its creator; the header validated.
+    Ready,
+    /// The creator has not published it yet (or died before it did).
+    Initializing,
+    /// The creator failed to initialize it.
+    Poisoned,
+    /// The bytes are not a valid segment; see [`Snapshot::problems`].
+    Corrupt,
+}
+
+impl State {
+    /// `"ready"`, `"initializing"`, `"poisoned"` or `"corrupt"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Ready => "ready",
+            State::Initializing => "initializing",
+            State::Poisoned => "poisoned",
+            State::Corrupt => "corrupt",
+        }
+    }
+}
+
+/// What the OS says about the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Size in bytes.
+    pub len: u64,
+    /// Permission bits.
+    pub mode: u32,
+    /// Owner's user id.
+    pub uid: u32,
+    /// Last modification time (creation and sizing), nanoseconds since the Unix epoch.
+    pub modified_unix_ns: u64,
+}
+
+/// A number decoded from a primitive element.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar {
+    /// A signed integer element.
+    I64(i64),
+    /// An unsigned integer element.
+    U64(u64),
+    /// A floating-point element.
+    F64(f64),
+}
+
+/// One value in a kind's view.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field {
+    /// A flag.
+    Bool(bool),
+    /// A count, index or id.
+    U64(u64),
+    /// A process id, and whether that process is alive now (0: nobody).
+    Pid {
+        /// The pid (0 when none is recorded).
+        pid: u32,
+        /// Whether it names a live process.
+        alive: bool,
+    },
+    /// Free text (already free of control characters).
+    Text(String),
+    /// Elements of a primitive type, starting at element `first`.
+    Values {
+        /// Index of the first element.
+        first: u64,
+        /// The elements.
+        values: Vec<Scalar>,
+    },
+    /// Raw bytes, starting at byte `offset` of the data area.
+    Bytes {
+        /// Offset of the first byte in the data area.
+        offset: u64,
+        /// The bytes.
+        bytes: Vec<u8>,
+    },
+}
+
+/// A kind's own state, as named fields.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KindView {
+    /// Whether this version decodes the kind (false: only the header and a hex dump of
+    /// the control block can be shown).
+    pub available: bool,
+    /// The decoded fields, in display order. Keys are stable (they are JSON keys).
+    pub fields: Vec<(&'static str, Field)>,
+    /// What looks wrong or noteworthy (a dead lock owner, an inconsistent length, ...).
+    pub notes: Vec<String>,
+}
+
+impl KindView {
+    fn unavailable(kind: &str) -> KindView {
+        KindView {
+            available: false,
+            fields: Vec::new(),
+            notes: vec![format!(
+                "the detailed view of a {kind} segment is not available in this version"
+            )],
+        }
+    }
+
+    /// The field named `key`, if the view has it.
+    pub fn field(&self, key: &str) -> Option<&Field> {
+        self.fields.iter().find(|(k, _)| *k == key).map(|(_, f)| f)
+    }
+}
+
+/// Everything read from one segment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The segment name (without the `shmkit.` prefix).
+    pub name: String,
+    /// The object's path (`/dev/shm/shmkit.<name>` on Linux).
+    pub path: PathBuf,
+    /// What the OS says about the object.
+    pub object: ObjectMeta,
+    /// The raw header as copied (`None` if the object is shorter than a header).
+    pub header: Option<RawHeader>,
+    /// The state.
+    pub state: State,
+    /// The validated header (`None` when it does not validate).
+    pub info: Option<SegmentInfo>,
+    /// Whether the creator recorded in the header is alive (`None`: no pid recorded).
+    /// A zombie counts as dead: it no longer maps anything or holds any lock.
+    pub creator_alive: Option<bool>,
+    /// What is wrong with the segment, one sentence each.
+    pub problems: Vec<String>,
+    /// A copy of the control block (at most [`MAX_CONTROL_COPY`] bytes).
+    pub control: Vec<u8>,
+    /// The part of the data area that was copied.
+    pub data_offset: u64,
+    /// The copied data bytes.
+    pub data: Vec<u8>,
+    /// The kind's decoded state (empty when the header does not validate).
+    pub view: KindView,
+}
+
+impl Snapshot {
+    /// The header if it at least starts with shmkit's magic (the other fields may still
+    /// be invalid); `None` otherwise: then no field of it means anything.
+    pub fn header_with_magic(&self) -> Option<&RawHeader> {
+        self.header.as_ref().filter(|h| h.magic == MAGIC)
+    }
+
+    /// The kind's name, or `unknown(N)` (`None` without a header with shmkit's magic).
+    pub fn kind_label(&self) -> Option<String> {
+        self.header_with_magic()
+            .map(|h| match Kind::from_u32(h.kind) {
+                Some(k) => k.name().to_string(),
+                None => format!("unknown({})", h.kind),
+            })
+    }
+
+    /// The element type name with non-printable bytes escaped (`\xNN`), bounded to the
+    /// 64-byte field whatever the recorded length says (`None` without a header with
+    /// shmkit's magic).
+    pub fn type_name(&self) -> Option<String> {
+        self.header_with_magic().map(|h| {
+            let n = (h.type_name_len as usize).min(h.type_name.len());
+            escape_bytes(&h.type_name[..n])
+        })
+    }
+
+    /// The creator's pid as recorded (0 when none, or without shmkit's magic).
+    pub fn creator_pid(&self) -> u32 {
+        self.header_with_magic().map_or(0, |h| h.creator_pid)
+    }
+
+    /// Nanoseconds since creation as recorded in the header (`None` without a header
+    /// with shmkit's magic, or when the recorded time is in the future).
+    pub fn age_ns(&self, now_unix_ns: u64) -> Option<u64> {
+        let created = self.header_with_magic()?.created_unix_ns;
+        now_unix_ns.checked_sub(created)
+    }
+}
+
+/// Escapes every byte that is not printable ASCII as `\xNN` (and `\` as `\\`), so
+/// untrusted names never put control characters on a terminal.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
+}
+
+fn open_error(e: std::io::Error, name: &str) -> Error {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => Error::NotFound {
+            name: name.to_string(),
+        },
+        Some(libc::EACCES) | Some(libc::EPERM) => Error::PermissionDenied {
+            name: name.to_string(),
+        },
+        Some(libc::ELOOP) => Error::corrupt(name, "it is a symbolic link, not a segment"),
+        _ if e.kind() == std::io::ErrorKind::Unsupported => {
+            Error::Unsupported("shared-memory segments on this platform")
+        }
+        _ => Error::io(format!("read segment `{name}`"), e),
+    }
+}
+
+fn problem_text(e: Error) -> String {
+    match e {
+        Error::Corrupt { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
+/// Reads the segment `name` without mapping it and without locking anything.
+///
+/// A segment that can be read but is invalid is not an error: the snapshot says what is
+/// wrong ([`Snapshot::state`], [`Snapshot::problems`]).
+///
+/// # Errors
+/// [`Error::InvalidName`], [`Error::NotFound`], [`Error::PermissionDenied`],
+/// [`Error::Corrupt`] when the name is not a regular file (a symlink, a FIFO, ...),
+/// [`Error::Io`], [`Error::Unsupported`].
+///
+/// # Examples
+/// ```
+/// # let name = format!("doc-inspect-{}", std::process::id());
+/// let v = shmkit::Value::<u32>::create(&name, 42)?;
+/// let snap = shmkit::inspect::inspect(&name, &Default::default())?;
+/// assert_eq!(snap.state, shmkit::inspect::State::Ready);
+/// assert_eq!(
+///     snap.view.field("value"),
+///     Some(&shmkit::inspect::Field::Values { first: 0, values: vec![shmkit::inspect::Scalar::U64(42)] })
+/// );
+/// # Ok::<(), shmkit::Error>(())
+/// ```
+pub fn inspect(name: &str, opts: &InspectOptions) -> Result<Snapshot> {
+    segment::validate_name(name)?;
+    let os = segment::os_name(name);
+    let file = sys::open_read_only(&os).map_err(|e| open_error(e, name))?;
+    let stat = sys::object_stat(&file).map_err(|e| open_error(e, name))?;
+    if !stat.regular_file {
+        return Err(Error::corrupt(
+            name,
+            "it is not a regular file (a FIFO, socket or device was put in its place)",
+        ));
+    }
+    let read = |offset: u64, buf: &mut [u8]| {
+        sys::read_at(&file, offset, buf).map_err(|e| open_error(e, name))
+    };
+    let mut snap = Snapshot {
+        name: name.to_string(),
+        path: sys::object_path(&os),
+        object: ObjectMeta {
+            len: stat.len,
+            mode: stat.mode,
+            uid: stat.uid,
+            modified_unix_ns: stat.modified_unix_ns,
+        },
+        header: None,
+        state: State::Corrupt,
+        info: None,
+        creator_alive: None,
+        problems: Vec::new(),
+        control: Vec::new(),
+        data_offset: 0,
+        data: Vec::new(),
+        view: KindView::default(),
+    };
+
+    let mut bytes = [0u8; HEADER_LEN];
+    let got = read(0, &mut bytes)?;
+    if got < HEADER_LEN {
+        if got == 0 {
+            snap.state = State::Initializing;
+            snap.problems.push(
+                "the object is empty: its creator has not sized it yet (or died first)".into(),
+            );
+        } else {
+            snap.problems.push(format!(
+                "the object is {got} bytes, shorter than the {HEADER_LEN}-byte header"
+            ));
+        }
+        return Ok(snap);
+    }
+    let raw = RawHeader::read_from_bytes(&bytes).map_err(|_| {
+        Error::corrupt(name, "header bytes do not decode") // unreachable: any bytes decode
+    })?;
+    snap.header = Some(raw);
+    if raw.creator_pid != 0 && raw.magic == MAGIC {
+        snap.creator_alive = Some(sys::pid_running(raw.creator_pid));
+    }
+    if raw.magic != MAGIC || raw.version != FORMAT_VERSION {
+        // Nothing else in the header can be interpreted; validate says which is wrong.
+        if let Err(e) = segment::validate(&raw, stat.len, name) {
+            snap.problems.push(problem_text(e));
+        }
+        return Ok(snap);
+    }
+    // The object's size may have changed between fstat and the read; validate against
+    // what fstat said (a later short read is reported where it happens).
+    let as_ready = RawHeader {
+        state: STATE_READY,
+        ..raw
+    };
+    match raw.state {
+        STATE_READY => match segment::validate(&raw, stat.len, name) {
+            Ok(info) => {
+                snap.state = State::Ready;
+                snap.info = Some(info);
+            }
+            Err(e) => snap.problems.push(problem_text(e)),
+        },
+        STATE_INITIALIZING => {
+            snap.state = State::Initializing;
+            match snap.creator_alive {
+                Some(false) => snap.problems.push(format!(
+                    "its creator (pid {}) died before publishing it",
+                    raw.creator_pid
+                )),
+                None => snap
+                    .problems
+                    .push("no creator pid is recorded yet".to_string()),
+                Some(true) => {}
+            }
+            match segment::validate(&as_ready, stat.len, name) {
+                Ok(info) => snap.info = Some(info),
+                Err(e) => snap
+                    .problems
+                    .push(format!("header not valid (yet): {}", problem_text(e))),
+            }
+        }
+        STATE_POISONED => {
+            snap.state = State::Poisoned;
+            snap.problems
+                .push("its creator failed to initialize it".to_string());
+            if let Ok(info) = segment::validate(&as_ready, stat.len, name) {
+                snap.info = Some(info);
+            }
+        }
+        other => snap.problems.push(format!("unknown state {other}")),
+    }
+    let Some(info) = snap.info.clone() else {
+        return Ok(snap);
+    };
+
+    // Control block: the layout was validated against the object size.
+    let control_len = info.layout.control_len.min(MAX_CONTROL_COPY);
+    let mut control = vec![0u8; control_len as usize];
+    let got = read(info.layout.control_offset, &mut control)?;
+    if got < control.len() {
+        snap.problems.push(format!(
+            "the object shrank while being read: control block cut at {got} of {control_len} bytes"
+        ));
+        control.truncate(got);
+    }
+    if info.layout.control_len > MAX_CONTROL_COPY {
+        snap.problems.push(format!(
+            "control block is {} bytes; only the first {MAX_CONTROL_COPY} were read",
+            info.layout.control_len
+        ));
+    }
+    snap.control = control;
+
+    // Data: a bounded window.
+    let window = data_window(&info, opts);
+    if !window.is_empty() {
+        let mut data = vec![0u8; (window.end - window.start) as usize];
+        let got = read(info.layout.data_offset + window.start, &mut data)?;
+        if got < data.len() {
+            snap.problems.push(format!(
+                "the object shrank while being read: data cut at {got} of {} bytes",
+                data.len()
+            ));
+            data.truncate(got);
+        }
+        snap.data_offset = window.start;
+        snap.data = data;
+    }
+
+    snap.view = decode_view(&ViewInput {
+        info: &info,
+        control: &snap.control,
+        data_offset: snap.data_offset,
+        data: &snap.data,
+    });
+    Ok(snap)
+}
+
+/// Whether the kind's data area is an array of `capacity` elements of the header's type.
+fn has_elements(kind: Kind) -> bool {
+    matches!(kind, Kind::Value | Kind::Array)
+}
+
+/// The byte range of the data area to copy, bounded by the data length and the options.
+fn data_window(info: &SegmentInfo, opts: &InspectOptions) -> Range<u64> {
+    let data_len = info.layout.data_len;
+    let max = opts.max_data_bytes.min(MAX_DATA_COPY);
+    let (start, end) = if has_elements(info.kind) && info.elem_size > 0 {
+        let r = opts.range.clone().unwrap_or(0..u64::MAX);
+        let start = r.start.saturating_mul(info.elem_size);
+        let end = r.end.saturating_mul(info.elem_size);
+        // Whole elements only.
+        let max = max - max % info.elem_size;
+        (start, end.min(start.saturating_add(max)))
+    } else {
+        let r = opts.range.clone().unwrap_or(0..u64::MAX);
+        (r.start, r.end.min(r.start.saturating_add(max)))
+    };
+    let start = start.min(data_len);
+    start..end.clamp(start, data_len)
+}
+
+/// What a kind's view function gets: the validated header and copies of the bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct ViewInput<'a> {
+    /// The validated header.
+    pub info: &'a SegmentInfo,
+    /// The copied control block (may be shorter than `info`'s control length if the
+    /// object shrank while being read).
+    pub control: &'a [u8],
+    /// Offset of `data` in the data area.
+    pub data_offset: u64,
+    /// The copied window of the data area.
+    pub data: &'a [u8],
+}
+
+/// A kind's view: one function per kind. Extend this match when adding a kind.
+pub fn decode_view(input: &ViewInput<'_>) -> KindView {
+    match input.info.kind {
+        Kind::Raw => view_raw(input),
+        Kind::Value => view_value(input),
+        Kind::Array => view_array(input),
+        Kind::Mutex => view_mutex(input),
+        other => KindView::unavailable(other.name()),
+    }
+}
+
+fn view_raw(input: &ViewInput<'_>) -> KindView {
+    let mut v = KindView {
+        available: true,
+        ..KindView::default()
+    };
+    v.fields
+        .push(("length", Field::U64(input.info.layout.data_len)));
+    v.fields.push((
+        "bytes",
+        Field::Bytes {
+            offset: input.data_offset,
+            bytes: input.data.to_vec(),
+        },
+    ));
+    v
+}
+
+/// Fields of a RawMutex, each key prefixed with `prefix`.
+fn mutex_fields(
+    bytes: &[u8],
+    keys: &MutexKeys,
+    v: &mut KindView,
+    what: &str,
+) -> Option<MutexSnapshot> {
+    let Some(m) = MutexSnapshot::from_bytes(bytes) else {
+        v.notes.push(format!(
+            "the control block is {} bytes, too short for {what}",
+            bytes.len()
+        ));
+        return None;
+    };
+    let owner_pid = m.owner_pid.unwrap_or(0);
+    let owner_alive = owner_pid != 0 && sys::pid_running(owner_pid);
+    v.fields.push((keys.locked, Field::Bool(m.locked)));
+    v.fields.push((
+        keys.owner_pid,
+        Field::Pid {
+            pid: owner_pid,
+            alive: owner_alive,
+        },
+    ));
+    v.fields
+        .push((keys.owner_tid, Field::U64(m.owner_tid.into())));
+    v.fields.push((keys.waiters, Field::Bool(m.waiters)));
+    v.fields
+        .push((keys.owner_died, Field::Bool(m.owner_died_pending)));
+    v.fields
+        .push((keys.needs_repair, Field::Bool(m.needs_repair)));
+    v.fields
+        .push((keys.owner_deaths, Field::U64(m.owner_deaths.into())));
+    if m.owner_died_pending {
+        v.notes.push(format!(
+            "{what}: its holder (thread {}) died holding it; the next locker is told the owner died",
+            m.owner_tid
+        ));
+    } else if m.locked && !owner_alive {
+        v.notes.push(format!(
+            "{what} is held by thread {}, which no longer runs (it died holding the lock, or lives in another pid namespace); the next locker is told the owner died",
+            m.owner_tid
+        ));
+    }
+    if m.needs_repair {
+        v.notes.push(format!(
+            "{what}: an owner died and nobody has recovered it; the data may need repair"
+        ));
+    }
+    Some(m)
+}
+
+struct MutexKeys {
+    locked: &'static str,
+    owner_pid: &'static str,
+    owner_tid: &'static str,
+    waiters: &'static str,
+    owner_died: &'static str,
+    needs_repair: &'static str,
+    owner_deaths: &'static str,
+}
+
+const MUTEX_KEYS: MutexKeys = MutexKeys {
+    locked: "locked",
+    owner_pid: "owner_pid",
+    owner_tid: "owner_tid",
+    waiters: "waiters",
+    owner_died: "owner_died",
+    needs_repair: "needs_repair",
+    owner_deaths: "owner_deaths",
+};
+
+const LOCK_KEYS: MutexKeys = MutexKeys {
+    locked: "lock.locked",
+    owner_pid: "lock.owner_pid",
+    owner_tid: "lock.owner_tid",
+    waiters: "lock.waiters",
+    owner_died: "lock.owner_died",
+    needs_repair: "lock.needs_repair",
+    owner_deaths: "lock.owner_deaths",
+};
+
+fn view_mutex(input: &ViewInput<'_>) -> KindView {
+    let mut v = KindView {
+        available: true,
+        ..KindView::default()
+    };
+    mutex_fields(input.control, &MUTEX_KEYS, &mut v, "the mutex");
+    v
+}
+
+fn view_value(input: &ViewInput<'_>) -> KindView {
+    let mut v = KindView {
+        available: true,
+        ..KindView::default()
+    };
+    mutex_fields(input.control, &LOCK_KEYS, &mut v, "the lock");
+    if input.info.capacity != 1 {
+        v.notes.push(format!(
+            "a value has capacity 1, this header says {}",
+            input.info.capacity
+        ));
+    }
+    elements(input, "value", &mut v);
+    v
+}
+
+fn view_array(input: &ViewInput<'_>) -> KindView {
+    let mut v = KindView {
+        available: true,
+        ..KindView::default()
+    };
+    mutex_fields(input.control, &LOCK_KEYS, &mut v, "the lock");
+    v.fields.push(("length", Field::U64(input.info.capacity)));
+    elements(input, "values", &mut v);
+    v
+}
+
+/// Decodes the copied elements as numbers when the type is a primitive, as bytes
+/// otherwise; checks the data length against capacity × element size first.
+fn elements(input: &ViewInput<'_>, key: &'static str, v: &mut KindView) {
+    let info = input.info;
+    let expected = info.capacity.checked_mul(info.elem_size);
+    if expected != Some(info.layout.data_len) {
+        v.notes.push(format!(
+            "data area is {} bytes, but {} elements of {} bytes need {}",
+            info.layout.data_len,
+            info.capacity,
+            info.elem_size,
+            expected.map_or("more than 2^64".to_string(), |n| n.to_string())
+        ));
+        v.fields.push((
+            "bytes",
+            Field::Bytes {
+                offset: input.data_offset,
+                bytes: input.data.to_vec(),
+            },
+        ));
+        return;
+    }
+    let size = info.elem_size as usize;
+    let first = if size == 0 {
+        0
+    } else {
+        input.data_offset / info.elem_size
+    };
+    match decode_primitives(&info.type_name, size, input.data) {
+        Some(values) => v.fields.push((key, Field::Values { first, values })),
+        None => v.fields.push((
+            "bytes",
+            Field::Bytes {
+                offset: input.data_offset,
+                bytes: input.data.to_vec(),
+            },
+        )),
+    }
+}
+
+/// The elements of `bytes` as numbers, when `type_name` is one of shmkit's primitive
+/// types and `elem_size` its size; `None` otherwise. A trailing partial element is
+/// ignored.
+pub fn decode_primitives(type_name: &str, elem_size: usize, bytes: &[u8]) -> Option<Vec<Scalar>> {
+    fn ne<const N: usize>(c: &[u8]) -> [u8; N] {
+        let mut a = [0u8; N];
+        a.copy_from_slice(c);
+        a
+    }
+    let (size, decode): (usize, fn(&[u8]) -> Scalar) = match type_name {
+        "i8" => (1, |c| Scalar::I64(i8::from_ne_bytes(ne(c)).into())),
+        "i16" => (2, |c| Scalar::I64(i16::from_ne_bytes(ne(c)).into())),
+        "i32" => (4, |c| Scalar::I64(i32::from_ne_bytes(ne(c)).into())),
+        "i64" => (8, |c| Scalar::I64(i64::from_ne_bytes(ne(c)))),
+        "u8" => (1, |c| Scalar::U64(c[0].into())),
+        "u16" => (2, |c| Scalar::U64(u16::from_ne_bytes(ne(c)).into())),
+        "u32" => (4, |c| Scalar::U64(u32::from_ne_bytes(ne(c)).into())),
+        "u64" => (8, |c| Scalar::U64(u64::from_ne_bytes(ne(c)))),
+        "f32" => (4, |c| Scalar::F64(f32::from_ne_bytes(ne(c)).into())),
+        "f64" => (8, |c| Scalar::F64(f64::from_ne_bytes(ne(c)))),
+        _ => return None,
+    };
+    if size != elem_size {
+        return None;
+    }
+    Some(bytes.chunks_exact(size).map(decode).collect())
+}
+
+/// One entry of [`list`]: a name found in the shared-memory directory, and what reading
+/// it gave.
+#[derive(Debug)]
+pub struct ListEntry {
+    /// The segment name (non-printable bytes escaped if the file name is not a valid
+    /// segment name).
+    pub name: String,
+    /// The snapshot, or why the segment could not be read at all.
+    pub result: Result<Snapshot>,
+}
+
+/// Every shmkit segment on the machine (objects named `shmkit.*`), sorted by name.
+/// Segments that cannot be read are listed with the reason.
+///
+/// # Errors
+/// [`Error::Io`] if the shared-memory directory cannot be read,
+/// [`Error::Unsupported`] on platforms without one.
+pub fn list(opts: &InspectOptions) -> Result<Vec<ListEntry>> {
+    let names = sys::list_objects(OS_PREFIX).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::Unsupported {
+            Error::Unsupported("shared-memory segments on this platform")
+        } else {
+            Error::io("list shared-memory objects", e)
+        }
+    })?;
+    Ok(names
+        .into_iter()
+        .map(|raw| {
+            let rest = &raw[OS_PREFIX.len()..];
+            match std::str::from_utf8(rest) {
+                Ok(name) => ListEntry {
+                    name: if segment::validate_name(name).is_ok() {
+                        name.to_string()
+                    } else {
+                        escape_bytes(rest)
+                    },
+                    result: inspect(name, opts),
+                },
+                Err(_) => ListEntry {
+                    name: escape_bytes(rest),
+                    result: Err(Error::InvalidName {
+                        name: escape_bytes(rest),
+                        reason: "it is not UTF-8",
+                    }),
+                },
+            }
+        })
+        .collect())
+}
+
+/// Which processes map the segment `name` (from `/proc/*/maps`), and how many
+/// processes could not be checked (reading their maps was denied: other users'
+/// processes without root, or more privileged ones).
+///
+/// # Errors
+/// [`Error::InvalidName`], [`Error::Io`] if `/proc` cannot be read,
+/// [`Error::Unsupported`].
+pub fn mapped_by(name: &str) -> Result<(Vec<u32>, usize)> {
+    let (mut pids, unreadable) = mapped_by_each(&[name.to_string()])?;
+    Ok((pids.pop().unwrap_or_default(), unreadable))
+}
+
+/// [`mapped_by`] for many segments in one pass over `/proc`.
+fn mapped_by_each(names: &[String]) -> Result<(Vec<Vec<u32>>, usize)> {
+    let mut os_names = Vec::with_capacity(names.len());
+    for n in names {
+        segment::validate_name(n)?;
+        os_names.push(segment::os_name(n));
+    }
+    sys::pids_mapping(&os_names).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::Unsupported {
+            Error::Unsupported("listing the processes that map a segment")
+        } else {
+            Error::io("read /proc/*/maps", e)
+        }
+    })
+}
+
+/// What gc decided about one segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcDecision {
+    /// The segment name.
+    pub name: String,
+    /// Whether it is (or, in a dry run, would be) removed.
+    pub remove: bool,
+    /// Whether it was actually removed (false in a dry run or when removal failed).
+    pub removed: bool,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// Live processes that map it.
+    pub mapped_by: Vec<u32>,
+}
+
+/// The gc policy for one readable segment, given who maps it.
+///
+/// Removable: nobody maps it, and either its recorded creator is dead (ready,
+/// initializing or poisoned), or it is corrupt or has no creator recorded and its file
+/// was last modified at least [`GC_CORRUPT_MIN_AGE_NS`] ago.
+pub fn gc_verdict(snap: &Snapshot, mapped_by: &[u32], now_unix_ns: u64) -> (bool, String) {
+    if !mapped_by.is_empty() {
+        return (false, format!("mapped by live processes {mapped_by:?}"));
+    }
+    let pid = snap.creator_pid();
+    let trusted_pid = snap.state != State::Corrupt && pid != 0;
+    if trusted_pid {
+        return match snap.creator_alive {
+            Some(true) => (false, format!("creator pid {pid} is alive")),
+            _ => (
+                true,
+                format!(
+                    "{} segment whose creator pid {pid} is dead and that no process maps",
+                    snap.state.name()
+                ),
+            ),
+        };
+    }
+    let file_age = now_unix_ns.saturating_sub(snap.object.modified_unix_ns);
+    if file_age >= GC_CORRUPT_MIN_AGE_NS {
+        (
+            true,
+            format!(
+                "{} segment with no trustworthy creator, unmodified for {}s and mapped by no process",
+                snap.state.name(),
+                file_age / 1_000_000_000
+            ),
+        )
+    } else {
+        (
+            false,
+            format!(
+                "{} segment with no trustworthy creator, but modified {}s ago (gc waits {}s)",
+                snap.state.name(),
+                file_age / 1_000_000_000,
+                GC_CORRUPT_MIN_AGE_NS / 1_000_000_000
+            ),
+        )
+    }
+}
+
+/// Removes segments that no live process uses (see [`gc_verdict`]), or with `dry_run`
+/// only says what it would remove. `only`: consider just these names (all segments when
+/// `None`). Before unlinking, each segment is read again and left alone if its header
+/// changed (recreated under the same name meanwhile). Segments that cannot be read are
+/// kept, with the reason.
+///
+/// # Errors
+/// As [`list`] and [`mapped_by`].
+pub fn gc(dry_run: bool, only: Option<&[String]>) -> Result<Vec<GcDecision>> {
+    let now = sys::unix_time_ns();
+    let mut out = Vec::new();
+    let wanted = |name: &str| only.is_none_or(|names| names.iter().any(|n| n == name));
+    let entries: Vec<ListEntry> = list(&InspectOptions::header_only())?
+        .into_iter()
+        .filter(|e| wanted(&e.name))
+        .collect();
+    let readable: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.result.as_ref().ok().map(|s| s.name.clone()))
+        .collect();
+    let (mut mappers, unreadable) = mapped_by_each(&readable)?;
+    mappers.reverse(); // popped in entry order below
+    for entry in entries {
+        let snap = match entry.result {
+            Ok(s) => s,
+            Err(e) => {
+                out.push(GcDecision {
+                    name: entry.name,
+                    remove: false,
+                    removed: false,
+                    reason: format!("kept: cannot read it ({e})"),
+                    mapped_by: Vec::new(),
+                });
+                continue;
+            }
+        };
+        let pids = mappers.pop().unwrap_or_default();
+        let (mut remove, mut reason) = gc_verdict(&snap, &pids, now);
+        if remove && unreadable > 0 {
+            reason.push_str(&format!(
+                " ({unreadable} processes could not be checked: reading their maps was denied)"
+            ));
+        }
+        let mut removed = false;
+        if remove && !dry_run {
+            let again = inspect(&snap.name, &InspectOptions::header_only());
+            let unchanged = match &again {
+                Ok(a) => {
+                    a.header
+                        .as_ref()
+                        .map(|h| (h.creator_pid, h.created_unix_ns))
+                        == snap
+                            .header
+                            .as_ref()
+                            .map(|h| (h.creator_pid, h.created_unix_ns))
+                        && a.object.len == snap.object.len
+                }
+                Err(_) => false,
+            };
+            if !unchanged {
+                remove = false;
+                reason = "kept: it changed while gc was looking at it".to_string();
+            } else {
+                match segment::unlink(&snap.name) {
+                    Ok(()) => removed = true,
+                    Err(e) => reason = format!("{reason}; removing it failed: {e}"),
+                }
+            }
+        }
+        out.push(GcDecision {
+            name: snap.name,
+            remove,
+            removed,
+            reason,
+            mapped_by: pids,
+        });
+    }
+    Ok(out)
+}

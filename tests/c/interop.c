@@ -1,0 +1,143 @@
+/* The C side of tests/c_interop.rs: one program, a role per scenario.
+ *
+ *   interop point <name>                 update a Rust-made Value<point> under its lock
+ *   interop point_owner <name>           create a Value<point>, wait for a line on stdin
+ *   interop array_owner <name> <n>       create an Array<f64>, let Rust fill it, verify
+ *   interop count <mutex> <value> <n>    n increments of a Value<i64> under a Mutex
+ *   interop die_holding <mutex>          lock, say so, then wait to be killed
+ *   interop expect_owner_died <mutex>    lock and expect SHMKIT_OWNER_DIED */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmkit.h"
+
+struct point {
+    double x, y;
+};
+
+static const shmkit_type point_type = SHMKIT_TYPE(struct point, "point");
+static const shmkit_type f64_type = SHMKIT_TYPE(double, "f64");
+static const shmkit_type i64_type = SHMKIT_TYPE(int64_t, "i64");
+
+#define TRY(call)                                                                      \
+    do {                                                                               \
+        shmkit_status s_ = (call);                                                     \
+        if (s_ != SHMKIT_OK) {                                                         \
+            fprintf(stderr, "%s: %s (%s)\n", #call, shmkit_status_message(s_),         \
+                    shmkit_last_error_message());                                      \
+            exit(2);                                                                   \
+        }                                                                              \
+    } while (0)
+
+static void say(const char *line) {
+    printf("%s\n", line);
+    fflush(stdout);
+}
+
+static void wait_line(void) {
+    char buf[64];
+    if (!fgets(buf, sizeof buf, stdin)) exit(3);
+}
+
+static int point(const char *name) {
+    shmkit_value *v = NULL;
+    struct point *p = NULL;
+    const shmkit_type too_big = {"point", 24, 8};
+    /* A mismatched descriptor is refused before anything else. */
+    if (shmkit_value_open(name, &too_big, &v) != SHMKIT_TYPE_MISMATCH) return 4;
+    TRY(shmkit_value_open(name, &point_type, &v));
+    TRY(shmkit_value_data(v, (void **)&p));
+    TRY(shmkit_value_lock(v));
+    p->x += 1;
+    p->y *= 2;
+    TRY(shmkit_value_unlock(v));
+    TRY(shmkit_value_close(&v));
+    return 0;
+}
+
+static int point_owner(const char *name) {
+    shmkit_value *v = NULL;
+    const struct point init = {5, 6};
+    TRY(shmkit_value_create(name, &point_type, &init, &v));
+    say("ready");
+    wait_line();
+    TRY(shmkit_value_close(&v));
+    return 0;
+}
+
+static int array_owner(const char *name, size_t n) {
+    shmkit_array *a = NULL;
+    double *got = calloc(n, sizeof *got);
+    size_t i;
+    int bad = 0;
+    if (!got) return 5;
+    TRY(shmkit_array_create(name, &f64_type, n, &a));
+    say("ready");
+    wait_line();
+    TRY(shmkit_array_read(a, 0, n, got));
+    for (i = 0; i < n; i++) bad += got[i] != (double)i * 0.5;
+    TRY(shmkit_array_close(&a));
+    free(got);
+    say(bad ? "wrong" : "verified");
+    return bad ? 6 : 0;
+}
+
+static int count(const char *mutex_name, const char *value_name, long n) {
+    shmkit_mutex *m = NULL;
+    shmkit_value *v = NULL;
+    int64_t *counter = NULL;
+    long i;
+    TRY(shmkit_mutex_open(mutex_name, &m));
+    TRY(shmkit_value_open(value_name, &i64_type, &v));
+    TRY(shmkit_value_data(v, (void **)&counter));
+    for (i = 0; i < n; i++) {
+        TRY(shmkit_mutex_lock(m));
+        /* A plain read-modify-write: only the mutex makes it correct. */
+        *counter = *counter + 1;
+        TRY(shmkit_mutex_unlock(m));
+    }
+    TRY(shmkit_value_close(&v));
+    TRY(shmkit_mutex_close(&m));
+    return 0;
+}
+
+static int die_holding(const char *name) {
+    shmkit_mutex *m = NULL;
+    TRY(shmkit_mutex_open(name, &m));
+    TRY(shmkit_mutex_lock(m));
+    say("locked");
+    for (;;) pause();
+}
+
+static int expect_owner_died(const char *name) {
+    shmkit_mutex *m = NULL;
+    shmkit_status s;
+    TRY(shmkit_mutex_open(name, &m));
+    s = shmkit_mutex_lock_timeout(m, 10LL * 1000 * 1000 * 1000);
+    if (s != SHMKIT_OWNER_DIED) {
+        fprintf(stderr, "expected SHMKIT_OWNER_DIED, got %s\n", shmkit_status_message(s));
+        return 7;
+    }
+    TRY(shmkit_mutex_mark_consistent(m));
+    TRY(shmkit_mutex_unlock(m));
+    TRY(shmkit_mutex_close(&m));
+    say("owner died");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *role = argc > 1 ? argv[1] : "";
+    if (!strcmp(role, "point") && argc == 3) return point(argv[2]);
+    if (!strcmp(role, "point_owner") && argc == 3) return point_owner(argv[2]);
+    if (!strcmp(role, "array_owner") && argc == 4)
+        return array_owner(argv[2], (size_t)strtoul(argv[3], NULL, 10));
+    if (!strcmp(role, "count") && argc == 5) return count(argv[2], argv[3], strtol(argv[4], NULL, 10));
+    if (!strcmp(role, "die_holding") && argc == 3) return die_holding(argv[2]);
+    if (!strcmp(role, "expect_owner_died") && argc == 3) return expect_owner_died(argv[2]);
+    fprintf(stderr, "usage: see the comment at the top of interop.c\n");
+    return 64;
+}

@@ -1,0 +1,189 @@
+//! Rust and C processes sharing segments through libshmkit: a Rust-made Value<Point>
+//! updated from C, a C-made Array<f64> filled from Rust, one counter incremented by
+//! both under a shmkit Mutex, and owner death reported across the languages.
+
+mod common;
+#[path = "../ffi/tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use shmkit::{Array, Error, LockError, Mutex, Value};
+
+#[shmkit::shareable(name = "point")]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+struct Point {
+    x: f64,
+    y: f64,
+}
+
+/// Same name, another layout: must not open a C `point`.
+#[shmkit::shareable(name = "point")]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+struct Point3 {
+    x: f64,
+    y: f64,
+    z: f64,
+}
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn interop_exe() -> &'static PathBuf {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let src = support::workspace().join("tests/c/interop.c");
+        support::compile("interop", &[src], &[])
+    })
+}
+
+fn c_process(args: &[&str]) -> Command {
+    let mut cmd = Command::new(interop_exe());
+    support::sanitizer_env(&mut cmd).args(args);
+    cmd
+}
+
+fn run_c(args: &[&str]) {
+    let child = c_process(args).spawn().expect("start the C process");
+    common::wait_ok(child, LIMIT);
+}
+
+/// Starts a C process with piped stdin/stdout and waits for its first line.
+fn start_c(args: &[&str], first_line: &str) -> (Child, ChildStdin, BufReader<ChildStdout>) {
+    let mut child = c_process(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the C process");
+    let stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout
+        .read_line(&mut line)
+        .expect("read from the C process");
+    assert_eq!(line.trim(), first_line, "the C process said {line:?}");
+    (child, stdin, stdout)
+}
+
+#[test]
+fn rust_value_point_updated_by_c_under_the_lock() {
+    let name = common::unique_name("interop-point");
+    let v = Value::create(&name, Point { x: 1.0, y: 2.5 }).unwrap();
+    run_c(&["point", &name]);
+    assert_eq!(v.load().unwrap(), Point { x: 2.0, y: 5.0 });
+    drop(v);
+    assert!(!common::leftovers().iter().any(|n| n.ends_with(&name)));
+}
+
+#[test]
+fn c_value_point_opened_from_rust_and_type_checked() {
+    let name = common::unique_name("interop-cpoint");
+    let (mut child, mut stdin, _out) = start_c(&["point_owner", &name], "ready");
+    assert_eq!(
+        Value::<Point>::open(&name).unwrap().load().unwrap(),
+        Point { x: 5.0, y: 6.0 }
+    );
+    let err = Value::<Point3>::open(&name).unwrap_err();
+    assert!(matches!(err, Error::TypeMismatch { .. }), "{err}");
+    assert!(matches!(
+        Value::<f64>::open(&name).unwrap_err(),
+        Error::TypeMismatch { .. }
+    ));
+    writeln!(stdin, "done").unwrap();
+    assert!(common::wait_timeout(&mut child, LIMIT).success());
+    assert!(matches!(
+        Value::<Point>::open(&name).unwrap_err(),
+        Error::NotFound { .. }
+    ));
+}
+
+#[test]
+fn c_array_f64_filled_by_rust() {
+    let name = common::unique_name("interop-array");
+    let n = 1000;
+    let (mut child, mut stdin, mut out) = start_c(&["array_owner", &name, "1000"], "ready");
+    let a = Array::<f64>::open(&name).unwrap();
+    assert_eq!(a.len(), n);
+    let values: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+    a.write(0, &values).unwrap();
+    writeln!(stdin, "filled").unwrap();
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "verified");
+    assert!(common::wait_timeout(&mut child, LIMIT).success());
+    drop(a);
+    assert!(!common::leftovers().iter().any(|n| n.ends_with(&name)));
+}
+
+#[test]
+fn rust_and_c_increment_one_counter_under_the_mutex() {
+    let mutex_name = common::unique_name("interop-mutex");
+    let value_name = common::unique_name("interop-counter");
+    let m = Mutex::create(&mutex_name).unwrap();
+    let counter = Value::<i64>::create(&value_name, 0).unwrap();
+    let per_process = 3000i64;
+    let kids: Vec<Child> = (0..2)
+        .map(|_| {
+            c_process(&["count", &mutex_name, &value_name, &per_process.to_string()])
+                .spawn()
+                .expect("start the C process")
+        })
+        .collect();
+    for _ in 0..per_process {
+        let _g = m.lock().unwrap();
+        // A split read-modify-write: only the shmkit Mutex makes it correct.
+        let now = counter.atomic_load();
+        counter.atomic_store(now + 1);
+    }
+    for kid in kids {
+        common::wait_ok(kid, LIMIT);
+    }
+    assert_eq!(counter.atomic_load(), 3 * per_process);
+}
+
+#[test]
+fn c_process_killed_holding_the_lock_is_owner_died_in_rust() {
+    let name = common::unique_name("interop-died");
+    let m = Mutex::create(&name).unwrap();
+    let (mut child, _stdin, _out) = start_c(&["die_holding", &name], "locked");
+    assert!(matches!(
+        m.try_lock(),
+        Err(LockError::Failed(Error::WouldBlock))
+    ));
+    common::kill9(&mut child);
+    match m.lock_timeout(LIMIT) {
+        Err(LockError::OwnerDied(died)) => drop(died.recover()),
+        other => panic!("expected owner died, got {other:?}"),
+    }
+    assert!(m.try_lock().is_ok());
+}
+
+#[test]
+fn rust_process_killed_holding_the_lock_is_owner_died_in_c() {
+    const TEST: &str = "rust_process_killed_holding_the_lock_is_owner_died_in_c";
+    if let Some(child) = common::child_role() {
+        // The Rust child: lock, report through a file, then wait to be killed.
+        let m = Mutex::open(child.arg(0)).unwrap();
+        let guard = m.lock().unwrap();
+        std::fs::write(child.arg(1), "locked").unwrap();
+        std::thread::sleep(Duration::from_secs(3600));
+        drop(guard);
+        return;
+    }
+    let name = common::unique_name("interop-rdied");
+    let m = Mutex::create(&name).unwrap();
+    let flag = std::env::temp_dir().join(format!("{name}.locked"));
+    let mut kid = common::spawn_child(TEST, "holder", &[&name, flag.to_str().unwrap()]);
+    common::wait_until(LIMIT, "the Rust child to lock", || flag.exists());
+    common::kill9(&mut kid);
+    let _ = std::fs::remove_file(&flag);
+    let (mut c, _stdin, _out) = start_c(&["expect_owner_died", &name], "owner died");
+    assert!(common::wait_timeout(&mut c, LIMIT).success());
+    // C marked it consistent: Rust locks cleanly.
+    assert!(m.try_lock().is_ok());
+}
