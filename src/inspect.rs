@@ -27,7 +27,10 @@ use crate::segment::{
     self, FORMAT_VERSION, HEADER_LEN, Kind, MAGIC, OS_PREFIX, RawHeader, STATE_INITIALIZING,
     STATE_POISONED, STATE_READY, SegmentInfo,
 };
-use crate::sync::MutexSnapshot;
+use crate::sync::{
+    BarrierSnapshot, ConditionSnapshot, EventSnapshot, MutexSnapshot, RLockSnapshot,
+    SemaphoreSnapshot,
+};
 use crate::sys;
 
 /// The most control-block bytes copied out of a segment.
@@ -504,6 +507,11 @@ pub fn decode_view(input: &ViewInput<'_>) -> KindView {
         Kind::Value => view_value(input),
         Kind::Array => view_array(input),
         Kind::Mutex => view_mutex(input),
+        Kind::RLock => view_rlock(input),
+        Kind::Semaphore => view_semaphore(input),
+        Kind::Event => view_event(input),
+        Kind::Condition => view_condition(input),
+        Kind::Barrier => view_barrier(input),
         other => KindView::unavailable(other.name()),
     }
 }
@@ -613,6 +621,123 @@ fn view_mutex(input: &ViewInput<'_>) -> KindView {
         ..KindView::default()
     };
     mutex_fields(input.control, &MUTEX_KEYS, &mut v, "the mutex");
+    v
+}
+
+fn available() -> KindView {
+    KindView {
+        available: true,
+        ..KindView::default()
+    }
+}
+
+fn too_short(v: &mut KindView, input: &ViewInput<'_>, what: &str) {
+    v.notes.push(format!(
+        "the control block is {} bytes, too short for {what}",
+        input.control.len()
+    ));
+}
+
+const WAITERS_NOTE: &str = "waiters counts processes recorded as sleeping; one killed while waiting stays counted (it only costs a wake-up system call)";
+
+fn waiters_field(v: &mut KindView, waiters: u32) {
+    v.fields.push(("waiters", Field::U64(waiters.into())));
+    if waiters != 0 {
+        v.notes.push(WAITERS_NOTE.to_string());
+    }
+}
+
+fn view_rlock(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    mutex_fields(input.control, &MUTEX_KEYS, &mut v, "the re-entrant lock");
+    match RLockSnapshot::from_bytes(input.control) {
+        Some(r) => v.fields.push(("count", Field::U64(r.count.into()))),
+        None => too_short(&mut v, input, "a re-entrant lock"),
+    }
+    v
+}
+
+fn view_semaphore(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    let Some(s) = SemaphoreSnapshot::from_bytes(input.control) else {
+        too_short(&mut v, input, "a semaphore");
+        return v;
+    };
+    v.fields.push(("value", Field::U64(s.value.into())));
+    match s.bound {
+        Some(bound) => {
+            v.fields.push(("bound", Field::U64(bound.into())));
+            if s.value > bound {
+                v.notes.push(format!(
+                    "the value {} is above the bound {bound}: the segment was overwritten",
+                    s.value
+                ));
+            } else if s.value < bound {
+                v.notes.push(format!(
+                    "{} permit(s) are out: held now, or leaked by a process that died holding them",
+                    bound - s.value
+                ));
+            }
+        }
+        None => v.fields.push(("bound", Field::Text("none".into()))),
+    }
+    waiters_field(&mut v, s.waiters);
+    v
+}
+
+fn view_event(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    let Some(e) = EventSnapshot::from_bytes(input.control) else {
+        too_short(&mut v, input, "an event");
+        return v;
+    };
+    v.fields.push(("is_set", Field::Bool(e.is_set)));
+    v.fields
+        .push(("generation", Field::U64(e.generation.into())));
+    waiters_field(&mut v, e.waiters);
+    v
+}
+
+fn view_condition(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    mutex_fields(input.control, &LOCK_KEYS, &mut v, "the condition's lock");
+    let cond = input
+        .control
+        .get(std::mem::size_of::<crate::sync::RawMutex>()..);
+    let Some(c) = cond.and_then(ConditionSnapshot::from_bytes) else {
+        too_short(&mut v, input, "a condition");
+        return v;
+    };
+    v.fields.push(("seq", Field::U64(c.seq.into())));
+    waiters_field(&mut v, c.waiters);
+    v
+}
+
+fn view_barrier(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    let Some(b) = BarrierSnapshot::from_bytes(input.control) else {
+        too_short(&mut v, input, "a barrier");
+        return v;
+    };
+    v.fields.push(("parties", Field::U64(b.parties.into())));
+    v.fields.push(("n_waiting", Field::U64(b.n_waiting.into())));
+    v.fields
+        .push(("generation", Field::U64(b.generation.into())));
+    v.fields.push(("broken", Field::Bool(b.broken)));
+    waiters_field(&mut v, b.waiters);
+    if b.parties == 0 || b.parties > crate::sync::MAX_PARTIES {
+        v.notes.push(format!(
+            "parties is {}, outside 1..={}: the segment was overwritten",
+            b.parties,
+            crate::sync::MAX_PARTIES
+        ));
+    }
+    if b.broken {
+        v.notes.push(
+            "the barrier is broken (aborted or a party timed out); every wait fails until reset()"
+                .into(),
+        );
+    }
     v
 }
 

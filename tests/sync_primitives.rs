@@ -541,3 +541,50 @@ fn assert_gone(name: &str) {
     let path = format!("/dev/shm/shmkit.{name}");
     assert!(!std::path::Path::new(&path).exists(), "{path} left behind");
 }
+
+// ---------------------------------------------------------------- inspection
+
+#[test]
+fn inspect_shows_each_primitives_state_including_leaked_permits() {
+    use shmkit::inspect::{Field, InspectOptions, inspect};
+    let view = |name: &str| inspect(name, &InspectOptions::default()).unwrap().view;
+
+    let sn = common::unique_name("show-sem");
+    let s = BoundedSemaphore::create(&sn, 3).unwrap();
+    assert!(s.try_acquire());
+    let v = view(&sn);
+    assert!(v.available);
+    assert_eq!(v.field("value"), Some(&Field::U64(2)));
+    assert_eq!(v.field("bound"), Some(&Field::U64(3)));
+    assert!(
+        v.notes.iter().any(|n| n.contains("1 permit(s) are out")),
+        "{v:?}"
+    );
+
+    let en = common::unique_name("show-event");
+    let e = Event::create(&en).unwrap();
+    e.set();
+    assert_eq!(view(&en).field("is_set"), Some(&Field::Bool(true)));
+
+    let bn = common::unique_name("show-barrier");
+    let b = Barrier::create(&bn, 4).unwrap();
+    b.abort();
+    let v = view(&bn);
+    assert_eq!(v.field("parties"), Some(&Field::U64(4)));
+    assert_eq!(v.field("broken"), Some(&Field::Bool(true)));
+
+    let rn = common::unique_name("show-rlock");
+    let r = RLock::create(&rn).unwrap();
+    let (_a, _b) = (r.lock().unwrap(), r.lock().unwrap());
+    let v = view(&rn);
+    assert_eq!(v.field("count"), Some(&Field::U64(2)));
+    assert_eq!(v.field("locked"), Some(&Field::Bool(true)));
+
+    let cn = common::unique_name("show-cond");
+    let c = Condition::create(&cn).unwrap();
+    c.notify_all();
+    let v = view(&cn);
+    assert_eq!(v.field("seq"), Some(&Field::U64(1)));
+    assert_eq!(v.field("lock.locked"), Some(&Field::Bool(false)));
+    drop((s, e, b, c));
+}

@@ -87,6 +87,25 @@ pub struct BarrierSnapshot {
     pub waiters: u32,
 }
 
+impl BarrierSnapshot {
+    fn decode(word: u32, waiters: u32, parties: u32) -> BarrierSnapshot {
+        BarrierSnapshot {
+            parties,
+            n_waiting: word & COUNT_MASK,
+            generation: generation(word),
+            broken: word & BROKEN != 0,
+            waiters,
+        }
+    }
+
+    /// Decodes a copy of a [`RawBarrier`]'s bytes (`shmkit show` reads segments without
+    /// mapping them). Any bytes decode; `None` only when `bytes` is too short.
+    pub fn from_bytes(bytes: &[u8]) -> Option<BarrierSnapshot> {
+        let at = |off| primitive::u32_at(bytes, off);
+        Some(Self::decode(at(0)?, at(4)?, at(8)?))
+    }
+}
+
 impl RawBarrier {
     /// Initializes a barrier for `parties` parties.
     ///
@@ -271,14 +290,11 @@ impl RawBarrier {
 
     /// The state, read without synchronizing (for display).
     pub fn snapshot(&self) -> BarrierSnapshot {
-        let w = self.word.load(Ordering::Relaxed);
-        BarrierSnapshot {
-            parties: self.parties.load(Ordering::Relaxed),
-            n_waiting: w & COUNT_MASK,
-            generation: generation(w),
-            broken: w & BROKEN != 0,
-            waiters: self.waiters.load(Ordering::Relaxed),
-        }
+        BarrierSnapshot::decode(
+            self.word.load(Ordering::Relaxed),
+            self.waiters.load(Ordering::Relaxed),
+            self.parties.load(Ordering::Relaxed),
+        )
     }
 }
 

@@ -55,6 +55,17 @@ pub struct ConditionSnapshot {
     pub waiters: u32,
 }
 
+impl ConditionSnapshot {
+    /// Decodes a copy of a [`RawCondition`]'s bytes. Any bytes decode; `None` only when
+    /// `bytes` is too short.
+    pub fn from_bytes(bytes: &[u8]) -> Option<ConditionSnapshot> {
+        Some(ConditionSnapshot {
+            seq: primitive::u32_at(bytes, 0)?,
+            waiters: primitive::u32_at(bytes, 4)?,
+        })
+    }
+}
+
 /// The outcome of a timed wait: the guard and whether the wait ended by notification
 /// (`true`) or by timeout (`false`), or a relock error.
 pub type WaitTimeoutResult<'a> =
@@ -243,6 +254,19 @@ pub struct ConditionBlockSnapshot {
     pub mutex: MutexSnapshot,
     /// The condition's state.
     pub condition: ConditionSnapshot,
+}
+
+impl ConditionBlockSnapshot {
+    /// Decodes a copy of a standalone [`Condition`]'s control block (its
+    /// [`RawMutex`] at offset 0, its [`RawCondition`] at offset 128). Any bytes decode;
+    /// `None` only when `bytes` is too short.
+    pub fn from_bytes(bytes: &[u8]) -> Option<ConditionBlockSnapshot> {
+        let cond_at = std::mem::size_of::<RawMutex>();
+        Some(ConditionBlockSnapshot {
+            mutex: MutexSnapshot::from_bytes(bytes)?,
+            condition: ConditionSnapshot::from_bytes(bytes.get(cond_at..)?)?,
+        })
+    }
 }
 
 /// A named (or anonymous) condition with its own robust mutex, like Python's

@@ -52,6 +52,25 @@ pub struct EventSnapshot {
     pub waiters: u32,
 }
 
+impl EventSnapshot {
+    fn decode(word: u32, waiters: u32) -> EventSnapshot {
+        EventSnapshot {
+            is_set: word & FLAG != 0,
+            generation: word >> 1,
+            waiters,
+        }
+    }
+
+    /// Decodes a copy of a [`RawEvent`]'s bytes (`shmkit show` reads segments without
+    /// mapping them). Any bytes decode; `None` only when `bytes` is too short.
+    pub fn from_bytes(bytes: &[u8]) -> Option<EventSnapshot> {
+        Some(Self::decode(
+            primitive::u32_at(bytes, 0)?,
+            primitive::u32_at(bytes, 4)?,
+        ))
+    }
+}
+
 impl RawEvent {
     /// Initializes a clear event (all-zero bytes).
     ///
@@ -153,12 +172,10 @@ impl RawEvent {
 
     /// The state, read without synchronizing (for display).
     pub fn snapshot(&self) -> EventSnapshot {
-        let w = self.word.load(Ordering::Relaxed);
-        EventSnapshot {
-            is_set: w & FLAG != 0,
-            generation: w >> 1,
-            waiters: self.waiters.load(Ordering::Relaxed),
-        }
+        EventSnapshot::decode(
+            self.word.load(Ordering::Relaxed),
+            self.waiters.load(Ordering::Relaxed),
+        )
     }
 }
 

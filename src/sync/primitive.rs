@@ -59,6 +59,13 @@ pub(crate) fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// The native-endian `u32` at byte `offset` of a copied control block, if it is there
+/// (for the `from_bytes` decoders that `shmkit show` uses on untrusted copies).
+pub(crate) fn u32_at(bytes: &[u8], offset: usize) -> Option<u32> {
+    let b = bytes.get(offset..offset.checked_add(4)?)?;
+    Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// The instant `timeout` from now; `None` (wait forever) when there is no timeout or it
 /// does not fit in an `Instant`.
 pub(crate) fn deadline(timeout: Option<Duration>) -> Option<Instant> {

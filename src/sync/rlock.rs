@@ -61,6 +61,23 @@ pub struct RLockSnapshot {
     pub count: u32,
 }
 
+impl RLockSnapshot {
+    /// Decodes a copy of a [`RawRLock`]'s bytes (`shmkit show` reads segments without
+    /// mapping them). Any bytes decode; `None` only when `bytes` is too short.
+    pub fn from_bytes(bytes: &[u8]) -> Option<RLockSnapshot> {
+        let at = |off: usize| {
+            let b = bytes.get(off..off + 4)?;
+            Some(u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        Some(RLockSnapshot {
+            mutex: MutexSnapshot::from_bytes(bytes)?,
+            owner_pid: at(std::mem::offset_of!(RawRLock, owner_pid))?,
+            owner_tid: at(std::mem::offset_of!(RawRLock, owner_tid))?,
+            count: at(std::mem::offset_of!(RawRLock, count))?,
+        })
+    }
+}
+
 impl RawRLock {
     /// Initializes the lock in place.
     ///

@@ -63,6 +63,20 @@ pub struct SemaphoreSnapshot {
     pub bound: Option<u32>,
 }
 
+impl SemaphoreSnapshot {
+    /// Decodes a copy of a [`RawSemaphore`]'s bytes (`shmkit show` reads segments
+    /// without mapping them). Any bytes decode; `None` only when `bytes` is shorter
+    /// than the fields.
+    pub fn from_bytes(bytes: &[u8]) -> Option<SemaphoreSnapshot> {
+        let at = |off| primitive::u32_at(bytes, off);
+        Some(SemaphoreSnapshot {
+            value: at(0)?,
+            waiters: at(4)?,
+            bound: (at(12)? == 1).then_some(at(8)?),
+        })
+    }
+}
+
 impl RawSemaphore {
     /// Initializes an unbounded semaphore holding `value` permits.
     ///
