@@ -3,7 +3,8 @@
 //! - uncontended: shmkit `Semaphore` acquire+release vs `sem_wait`+`sem_post` on a
 //!   process-shared `sem_t`; shmkit `RLock` lock+unlock and `Mutex` lock+unlock vs a
 //!   process-shared robust pthread mutex (the same as shmkit's Mutex underneath);
-//!   shmkit `Event` wait on a set event.
+//!   shmkit `Event` set+clear and wait-on-set vs the POSIX way to build an event
+//!   (a process-shared mutex, a flag and a condvar).
 //! - across two processes (the bench binary re-run as a child): one-way wake latency
 //!   (round trip / 2) of shmkit `Event` ping-pong vs a process-shared pthread
 //!   mutex+condvar ping-pong, and shmkit `Semaphore` ping-pong vs `sem_t` ping-pong.
@@ -161,8 +162,43 @@ fn uncontended(c: &mut Criterion) {
         })
     });
     let ev = Event::create(&name("u-event")).unwrap();
+    g.bench_function("shmkit Event set+clear (no waiter)", |b| {
+        b.iter(|| {
+            ev.set();
+            ev.clear();
+        })
+    });
+    g.bench_function("POSIX event set+clear (mutex, flag, cond_broadcast)", |b| {
+        b.iter(|| {
+            // SAFETY: the mutex and condvar were initialized by posix_init and live as
+            // long as `seg`.
+            unsafe {
+                libc::pthread_mutex_lock(&mut (*p).mutex);
+                std::ptr::write_volatile(&mut (*p).turn, 1);
+                libc::pthread_cond_broadcast(&mut (*p).cond);
+                libc::pthread_mutex_unlock(&mut (*p).mutex);
+                libc::pthread_mutex_lock(&mut (*p).mutex);
+                std::ptr::write_volatile(&mut (*p).turn, 0);
+                libc::pthread_mutex_unlock(&mut (*p).mutex);
+            }
+        })
+    });
     ev.set();
-    g.bench_function("shmkit Event wait (set)", |b| b.iter(|| ev.wait()));
+    g.bench_function("shmkit Event wait (already set)", |b| b.iter(|| ev.wait()));
+    // SAFETY: as above.
+    unsafe { std::ptr::write_volatile(&mut (*p).turn, 1) };
+    g.bench_function("POSIX event wait (already set: mutex, check flag)", |b| {
+        b.iter(|| {
+            // SAFETY: as above.
+            unsafe {
+                libc::pthread_mutex_lock(&mut (*p).mutex);
+                while std::ptr::read_volatile(&(*p).turn) != 1 {
+                    libc::pthread_cond_wait(&mut (*p).cond, &mut (*p).mutex);
+                }
+                libc::pthread_mutex_unlock(&mut (*p).mutex);
+            }
+        })
+    });
     g.finish();
 }
 

@@ -177,6 +177,11 @@ fn bounded_semaphore_over_release_is_an_error() {
         Semaphore::open(&name),
         Err(Error::KindMismatch { .. })
     ));
+    // An unbounded semaphore refuses to wrap past u32::MAX, and keeps its value.
+    let full = Semaphore::anonymous(u32::MAX).unwrap();
+    assert!(matches!(full.release(), Err(Error::OverRelease { .. })));
+    assert!(matches!(full.release_n(2), Err(Error::OverRelease { .. })));
+    assert_eq!(full.value(), u32::MAX);
 }
 
 #[test]

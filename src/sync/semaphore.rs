@@ -198,6 +198,18 @@ impl RawSemaphore {
         }
         let max = if self.bounded.load(Ordering::Relaxed) == 1 {
             self.bound.load(Ordering::Relaxed)
+        } else if n == 1 {
+            // Unbounded, one permit: a single fetch_add (like glibc's sem_post). At
+            // u32::MAX it wraps to 0, which grants nobody a permit, and is undone.
+            let old = self.value.fetch_add(1, Ordering::SeqCst);
+            if old == u32::MAX {
+                self.value.fetch_sub(1, Ordering::SeqCst);
+                return Err(over_release(u32::MAX, 1, old));
+            }
+            if primitive::has_waiters(&self.waiters) {
+                self.wake(1);
+            }
+            return Ok(());
         } else {
             u32::MAX
         };
