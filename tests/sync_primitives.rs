@@ -593,3 +593,136 @@ fn inspect_shows_each_primitives_state_including_leaked_permits() {
     assert_eq!(v.field("lock.locked"), Some(&Field::Bool(false)));
     drop((s, e, b, c));
 }
+
+// ---------------------------------------------------------------- owner death, raw forms
+
+#[test]
+fn condition_relock_after_notifier_died_holding_the_mutex_reports_owner_died() {
+    const T: &str = "condition_relock_after_notifier_died_holding_the_mutex_reports_owner_died";
+    if let Some(child) = common::child_role() {
+        let c = Condition::open(child.arg(0)).unwrap();
+        let holding = Event::open(child.arg(1)).unwrap();
+        let g = c.lock().unwrap();
+        c.notify_all();
+        holding.set();
+        std::mem::forget(g);
+        park_forever();
+    }
+    let name = common::unique_name("cond-died");
+    let hn = common::unique_name("cond-died-ev");
+    let c = Condition::create(&name).unwrap();
+    let holding = Event::create(&hn).unwrap();
+    let g = c.lock().unwrap();
+    let mut kid = spawn(T, "notifier", &[&name, &hn]);
+    std::thread::scope(|s| {
+        // The killer: once the child holds the mutex (after notifying), kill it.
+        s.spawn(|| {
+            assert!(
+                holding.wait_timeout(LONG),
+                "the notifier never held the lock"
+            );
+            common::kill9(&mut kid);
+        });
+        match c.wait_for(g, || holding.is_set(), Some(LONG)) {
+            Err(LockError::OwnerDied(d)) => drop(d.recover()),
+            other => panic!("expected OwnerDied on relock, got {other:?}"),
+        }
+    });
+    drop(c.lock().expect("recovered"));
+}
+
+/// A struct of the user's own, placed in a raw segment, holding raw primitives.
+#[repr(C)]
+struct Shared {
+    ready: shmkit::RawEvent,
+    permits: shmkit::RawSemaphore,
+}
+
+fn shared_in(seg: &shmkit::Segment) -> &Shared {
+    assert!(seg.len() >= std::mem::size_of::<Shared>());
+    assert_eq!(seg.as_ptr() as usize % 64, 0);
+    // SAFETY:
+    // - the data area is large enough and 64-byte aligned (checked above), and lives as
+    //   long as `seg`.
+    // - the creator initialized both primitives before any other process opened it, and
+    //   they are only accessed through atomics.
+    unsafe { &*seg.as_ptr().cast::<Shared>() }
+}
+
+#[test]
+fn raw_primitives_in_a_users_struct_work_across_processes() {
+    const T: &str = "raw_primitives_in_a_users_struct_work_across_processes";
+    if let Some(child) = common::child_role() {
+        let seg = shmkit::Segment::open(child.arg(0)).unwrap();
+        let shared = shared_in(&seg);
+        assert!(shared.permits.acquire_timeout(LONG));
+        shared.ready.set();
+        return;
+    }
+    let name = common::unique_name("raw-struct");
+    let seg = shmkit::Segment::create(&name, 4096).unwrap();
+    let p = seg.as_ptr().cast::<Shared>();
+    // SAFETY: the segment is new (no other process knows it) and the data area holds a
+    // 64-byte aligned Shared (checked by shared_in below before any use by reference).
+    unsafe {
+        shmkit::RawEvent::init(std::ptr::addr_of_mut!((*p).ready));
+        shmkit::RawSemaphore::init(std::ptr::addr_of_mut!((*p).permits), 0);
+    }
+    let shared = shared_in(&seg);
+    let kid = spawn(T, "child", &[&name]);
+    shared.permits.release().unwrap();
+    assert!(shared.ready.wait_timeout(LONG));
+    common::wait_ok(kid, LIMIT);
+}
+
+#[test]
+fn hostile_bytes_in_raw_primitives_give_errors_not_hangs() {
+    let seg = shmkit::Segment::anonymous(4096).unwrap();
+    let base = seg.as_ptr();
+    assert_eq!(base as usize % 64, 0);
+    let word = |off: usize, v: u32| seg.write_at(off, &v.to_ne_bytes()).unwrap();
+    let short = Duration::from_millis(20);
+    // SAFETY: the data area is 4096 bytes, 64-byte aligned, used by no other process;
+    // each primitive is initialized before a reference to it is made.
+    let (barrier, sem, ev) = unsafe {
+        shmkit::RawBarrier::init(base.cast(), 2).unwrap();
+        shmkit::RawSemaphore::init(base.add(64).cast(), 1);
+        shmkit::RawEvent::init(base.add(128).cast());
+        (
+            &*base.cast::<shmkit::RawBarrier>(),
+            &*base.add(64).cast::<shmkit::RawSemaphore>(),
+            &*base.add(128).cast::<shmkit::RawEvent>(),
+        )
+    };
+    // Barrier: more arrived than parties -> broken, at once.
+    word(0, 7);
+    assert!(matches!(
+        barrier.wait_timeout(short),
+        Err(Error::BrokenBarrier(_))
+    ));
+    barrier.reset();
+    // Barrier: invalid parties -> an error, not a division or a hang.
+    word(8, 0);
+    assert!(matches!(barrier.wait(), Err(Error::InvalidArgument(_))));
+    word(8, u32::MAX);
+    assert!(matches!(barrier.parties(), Err(Error::InvalidArgument(_))));
+    // Semaphore: a huge waiter count only costs wake-ups; a huge bound is honoured.
+    word(64 + 4, u32::MAX);
+    assert!(sem.try_acquire());
+    sem.release().unwrap();
+    word(64 + 8, u32::MAX);
+    word(64 + 12, 1);
+    sem.release_n(5).unwrap();
+    assert_eq!(sem.value(), 6);
+    // Semaphore: bounded flag with a bound below the value -> over-release error.
+    word(64 + 8, 2);
+    assert!(matches!(sem.release(), Err(Error::OverRelease { .. })));
+    // Event: any word is a state; a timeout is honoured.
+    word(128, 0xffff_fffe);
+    let t0 = Instant::now();
+    assert!(!ev.wait_timeout(short));
+    assert!(t0.elapsed() >= short);
+    ev.set();
+    assert!(ev.is_set());
+    assert_eq!(ev.snapshot().generation, 0, "the generation wraps");
+}
