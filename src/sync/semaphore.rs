@@ -524,6 +524,31 @@ mod loom_models {
         });
     }
 
+    /// Three threads through a Semaphore(2): never three inside, and nobody sleeps
+    /// through a release (loom reports a deadlock if a wake-up is skipped).
+    #[test]
+    fn loom_semaphore_two_permits_three_threads() {
+        super::super::primitive::model(|| {
+            let sem = Arc::new(RawSemaphore::new_for_model(2, None));
+            let inside = Arc::new(AtomicU32::new(0));
+            let threads: Vec<_> = (0..3)
+                .map(|_| {
+                    let (sem, inside) = (sem.clone(), inside.clone());
+                    loom::thread::spawn(move || {
+                        sem.acquire();
+                        assert!(inside.fetch_add(1, Ordering::SeqCst) < 2);
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        sem.release().unwrap();
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(sem.value(), 2);
+        });
+    }
+
     /// A release racing with a waiter going to sleep is never lost.
     #[test]
     fn loom_semaphore_release_wakes_waiter() {
