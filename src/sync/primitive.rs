@@ -32,31 +32,34 @@ const SPIN: u32 = 256;
 /// wake-up (1 to 25 µs here); when it runs elsewhere, the spin has usually seen it.
 #[cfg(not(loom))]
 const YIELDS: u32 = 8;
-/// No spinning under loom: it only multiplies the interleavings to explore.
-#[cfg(loom)]
-const SPIN: u32 = 0;
-#[cfg(loom)]
-const YIELDS: u32 = 0;
-
 /// Spins, then yields, re-checking `ready` each round, before a waiter commits to
 /// sleeping. Returns whether `ready` became true. A partner that answers within the
 /// spin is seen without a system call on either side (the waker finds no waiter
 /// recorded, so it does not call futex_wake).
 #[inline]
 pub(crate) fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
-    for _ in 0..SPIN {
-        std::hint::spin_loop();
-        if ready() {
-            return true;
-        }
+    // No spinning under loom: it only multiplies the interleavings to explore.
+    #[cfg(loom)]
+    {
+        let _ = &mut ready;
+        false
     }
-    for _ in 0..YIELDS {
-        std::thread::yield_now();
-        if ready() {
-            return true;
+    #[cfg(not(loom))]
+    {
+        for _ in 0..SPIN {
+            std::hint::spin_loop();
+            if ready() {
+                return true;
+            }
         }
+        for _ in 0..YIELDS {
+            std::thread::yield_now();
+            if ready() {
+                return true;
+            }
+        }
+        false
     }
-    false
 }
 
 /// The native-endian `u32` at byte `offset` of a copied control block, if it is there
