@@ -57,6 +57,7 @@
 pub mod array;
 pub mod error;
 pub mod inspect;
+pub mod queue;
 pub mod segment;
 pub mod sync;
 mod sys;
@@ -65,6 +66,7 @@ pub mod value;
 
 pub use array::{Array, ArrayGuard};
 pub use error::{Error, Result};
+pub use queue::{GetError, JoinableQueue, PutError, Queue, QueueSnapshot, WaitPolicy};
 pub use segment::{Kind, Segment, SegmentInfo, SegmentOptions, unlink};
 pub use sync::{LockError, LockResult, Mutex, MutexGuard, OwnerDied, RawMutex};
 pub use types::{AtomicInt, Shareable, TypeDesc};
