@@ -24,6 +24,10 @@ struct HeapSlots {
     values: Vec<UnsafeCell<u64>>,
 }
 
+// SAFETY: values are only touched by the holder of their slot (the protocol under
+// test); loom's UnsafeCell reports any concurrent access.
+unsafe impl Sync for HeapSlots {}
+
 impl Slots for HeapSlots {
     type Item = u64;
 

@@ -137,6 +137,7 @@ pub(crate) fn unix_time_ns() -> u64 {
 
 /// Sleeps on a shared (not PRIVATE) futex while `*word == expected`, at most `timeout`.
 /// Returns on wake-up, value change, signal or timeout; callers re-check their condition.
+#[cfg_attr(loom, allow(dead_code))] // the queue's loom models use a modelled futex
 pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Duration>) {
     use rustix::thread::futex;
     let ts = timeout.map(|d| futex::Timespec {
@@ -147,6 +148,7 @@ pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, timeout: Option<Durati
 }
 
 /// Wakes up to `n` processes sleeping on `word`. Returns how many were woken.
+#[cfg_attr(loom, allow(dead_code))] // the queue's loom models use a modelled futex
 pub(crate) fn futex_wake(word: &AtomicU32, n: u32) -> usize {
     use rustix::thread::futex;
     futex::wake(word, futex::Flags::empty(), n.min(i32::MAX as u32)).unwrap_or(0)
