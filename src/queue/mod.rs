@@ -693,6 +693,14 @@ impl<T: Shareable> Queue<T> {
         &mut self.seg
     }
 
+    /// Test hook for crash tests: claims the next slot as a put (or, with
+    /// `as_consumer`, as a get) would, and leaves it claimed, as a process killed in
+    /// the middle of copying would. Returns whether a slot was claimed.
+    #[doc(hidden)]
+    pub fn abandon_claim_for_tests(&self, as_consumer: bool) -> bool {
+        self.ring.claim_and_abandon(as_consumer)
+    }
+
     pub(crate) fn ring(&self) -> &Ring<SegSlots<T>> {
         &self.ring
     }

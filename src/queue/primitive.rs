@@ -41,7 +41,8 @@ pub(crate) fn pid() -> u32 {
     }
 }
 
-/// Whether the process `pid` still exists.
+/// Whether the process `pid` is still running. A zombie counts as dead: it can never
+/// finish what it started, and its parent may be the very process waiting on it.
 pub(crate) fn pid_alive(pid: u32) -> bool {
     #[cfg(loom)]
     {
@@ -49,7 +50,7 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
     }
     #[cfg(not(loom))]
     {
-        crate::sys::pid_alive(pid)
+        crate::sys::pid_running(pid)
     }
 }
 

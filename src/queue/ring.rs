@@ -811,10 +811,9 @@ impl<S: Slots> Ring<S> {
         counts
     }
 
-    /// Model-checking hook: claims the next slot (as a producer, or as a consumer) the
-    /// way a put or get does, and then abandons it, as a process killed right after its
-    /// claim would. Returns whether it claimed a slot.
-    #[cfg(loom)]
+    /// Test hook: claims the next slot (as a producer, or as a consumer) the way a put
+    /// or get does, and then abandons it, as a process killed right after its claim
+    /// would. Returns whether it claimed a slot.
     pub(crate) fn claim_and_abandon(&self, consumer: bool) -> bool {
         let ctl = self.ctl();
         let counter = if consumer { &ctl.head } else { &ctl.tail };
