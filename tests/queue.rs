@@ -274,3 +274,33 @@ fn nothing_left_in_dev_shm() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn joinable_queue_join_waits_for_task_done_in_another_process() {
+    const TEST: &str = "joinable_queue_join_waits_for_task_done_in_another_process";
+    if let Some(child) = common::child_role() {
+        let q = JoinableQueue::<u64>::open(child.arg(0)).unwrap();
+        for _ in 0..100 {
+            q.get().unwrap();
+            q.task_done().unwrap();
+        }
+        return;
+    }
+    let name = common::unique_name("q-join");
+    let q = JoinableQueue::<u64>::create(&name, 8).unwrap();
+    q.join().unwrap(); // nothing put yet
+    q.put(1).unwrap();
+    let d = Duration::from_millis(20);
+    let start = Instant::now();
+    assert!(matches!(q.join_timeout(d), Err(Error::Timeout(_))));
+    assert!(start.elapsed() >= d);
+    assert_eq!(q.get().unwrap(), 1);
+    q.task_done().unwrap();
+    assert!(matches!(q.task_done(), Err(Error::InvalidArgument(_))));
+    let kid = common::spawn_child(TEST, "worker", &[&name]);
+    q.put_many(&(0..100).collect::<Vec<_>>()).unwrap();
+    q.join_timeout(LIMIT).unwrap();
+    assert_eq!(q.unfinished(), 0);
+    assert_eq!(q.snapshot().unfinished, Some(0));
+    common::wait_ok(kid, LIMIT);
+}
