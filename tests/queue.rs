@@ -304,3 +304,22 @@ fn joinable_queue_join_waits_for_task_done_in_another_process() {
     assert_eq!(q.snapshot().unfinished, Some(0));
     common::wait_ok(kid, LIMIT);
 }
+
+#[test]
+fn snapshot_decodes_from_copied_bytes_like_the_mapped_one() {
+    use std::os::unix::fs::FileExt;
+    let name = common::unique_name("q-bytes");
+    let q = JoinableQueue::<u64>::create(&name, 5).unwrap();
+    q.put_many(&[1, 2, 3]).unwrap();
+    q.get().unwrap();
+    let info = q.segment().info().clone();
+    let f = std::fs::File::open(format!("/dev/shm/shmkit.{name}")).unwrap();
+    let mut control = vec![0u8; shmkit::queue::CONTROL_BLOCK_LEN];
+    f.read_exact_at(&mut control, 256).unwrap();
+    let mut slots = vec![0u8; 5 * 16];
+    f.read_exact_at(&mut slots, 576).unwrap();
+    let decoded = shmkit::QueueSnapshot::from_bytes(&info, &control, &slots).unwrap();
+    assert_eq!(decoded, q.snapshot());
+    assert_eq!((decoded.len, decoded.unfinished), (2, Some(3)));
+    assert!(shmkit::QueueSnapshot::from_bytes(&info, &control[..100], &slots).is_none());
+}

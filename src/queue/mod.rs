@@ -49,7 +49,7 @@ use std::ptr::NonNull;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::segment::{self, Expect, Kind, Segment, SegmentOptions, Spec};
+use crate::segment::{self, Expect, Kind, Segment, SegmentInfo, SegmentOptions, Spec};
 use crate::types::{Shareable, TypeDesc};
 
 pub use joinable::JoinableQueue;
@@ -57,6 +57,8 @@ use ring::{CONTROL_LEN, Control, Ring, SegSlots, TryGet, TryPut, Waited};
 
 /// The largest capacity of a queue.
 pub const MAX_CAPACITY: u64 = 1 << 32;
+/// The length of a queue's control block in bytes (docs/FORMAT.md).
+pub const CONTROL_BLOCK_LEN: usize = CONTROL_LEN;
 
 /// How a blocked `put` or `get` waits: spin (lowest latency, burns a CPU) for a while,
 /// then sleep on a futex (no CPU, but a wake-up costs the kernel's latency, tens of
@@ -230,6 +232,49 @@ pub struct QueueSnapshot {
     pub dropped_dead_consumers: u64,
     /// JoinableQueue only: messages put and not yet marked done.
     pub unfinished: Option<u64>,
+}
+
+impl QueueSnapshot {
+    /// Decodes a queue's state from copied bytes (how `shmkit show` reads a queue without
+    /// mapping it): `info` is the validated header, `control` a copy of the control block,
+    /// `slots` a copy of the start of the data area (only the whole slots in it are
+    /// scanned for holders; pass an empty slice to skip the scan). Any bytes decode;
+    /// `None` only when `control` is shorter than the queue's control block
+    /// (`CONTROL_LEN`, 320 bytes) or the kind is not a queue.
+    pub fn from_bytes(info: &SegmentInfo, control: &[u8], slots: &[u8]) -> Option<QueueSnapshot> {
+        if control.len() < CONTROL_LEN || !matches!(info.kind, Kind::Queue | Kind::JoinableQueue) {
+            return None;
+        }
+        let u64_at = |off: usize| u64::from_ne_bytes(control[off..off + 8].try_into().unwrap());
+        let u32_at = |off: usize| u32::from_ne_bytes(control[off..off + 4].try_into().unwrap());
+        let cap = info.capacity.clamp(1, MAX_CAPACITY);
+        let (head, tail) = (u64_at(64), u64_at(0));
+        let stride = (info.params[0] as usize).max(8);
+        let mut holders = [0u64; 4];
+        for chunk in slots.chunks_exact(stride).take(cap as usize) {
+            let stamp = u64::from_ne_bytes(chunk[..8].try_into().unwrap());
+            if let Some(i) = ring::holder_class(stamp) {
+                holders[i] += 1;
+            }
+        }
+        Some(QueueSnapshot {
+            kind: info.kind,
+            capacity: info.capacity,
+            len: ring::queue_len(head, tail, cap),
+            head,
+            tail,
+            waiting_producers: u32_at(196),
+            waiting_consumers: u32_at(132),
+            closed: u32_at(256) != 0,
+            writing: holders[0],
+            reading: holders[1],
+            dead_producer_slots: holders[2],
+            dead_consumer_slots: holders[3],
+            skipped_dead_producers: u64_at(280),
+            dropped_dead_consumers: u64_at(288),
+            unfinished: (info.kind == Kind::JoinableQueue).then(|| u64_at(272)),
+        })
+    }
 }
 
 /// The queue geometry recorded in the header's `params`:

@@ -183,6 +183,32 @@ fn owner_of(stamp: u64) -> u32 {
     stamp as u32
 }
 
+/// Which holder a stamp names: 0 a live producer, 1 a live consumer, 2 a dead producer,
+/// 3 a dead consumer; `None` when nobody holds the slot.
+pub(crate) fn holder_class(stamp: u64) -> Option<usize> {
+    let owner = owner_of(stamp);
+    if owner == 0 {
+        return None;
+    }
+    let consumer = turn_of(stamp) % 2 == 1;
+    let dead = !primitive::pid_alive(owner);
+    Some(usize::from(consumer) + if dead { 2 } else { 0 })
+}
+
+/// Messages between `head` and `tail` for a capacity (see docs/FORMAT.md), clamped to
+/// `0..=cap`; any values give an answer.
+pub(crate) fn queue_len(head: u64, tail: u64, cap: u64) -> u64 {
+    let lap = one_lap(cap);
+    let (mask, shift) = (lap - 1, lap.trailing_zeros());
+    let logical = |pos: u64| {
+        (pos >> shift)
+            .wrapping_mul(cap)
+            .wrapping_add((pos & mask).min(cap))
+    };
+    let n = logical(tail).wrapping_sub(logical(head));
+    if (n as i64) < 0 { 0 } else { n.min(cap) }
+}
+
 /// A slot that stopped us, as we saw it (for the dead-holder check).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Blocker {
@@ -761,11 +787,6 @@ impl<S: Slots> Ring<S> {
     /// while others work).
     pub(crate) fn len(&self) -> u64 {
         let ctl = self.ctl();
-        let logical = |pos: u64| {
-            self.lap(pos)
-                .wrapping_mul(self.cap)
-                .wrapping_add(self.index(pos).min(self.cap))
-        };
         let mut tail = ctl.tail.load(Acquire);
         let mut head = ctl.head.load(Acquire);
         for _ in 0..8 {
@@ -776,8 +797,7 @@ impl<S: Slots> Ring<S> {
             tail = again;
             head = ctl.head.load(Acquire);
         }
-        let n = logical(tail).wrapping_sub(logical(head));
-        if (n as i64) < 0 { 0 } else { n.min(self.cap) }
+        queue_len(head, tail, self.cap)
     }
 
     /// Raw head and tail positions.
@@ -790,23 +810,10 @@ impl<S: Slots> Ring<S> {
     /// consumer, held by a dead producer, held by a dead consumer).
     pub(crate) fn scan_holders(&self) -> [u64; 4] {
         let mut counts = [0u64; 4];
-        let mut alive_cache: Vec<(u32, bool)> = Vec::new();
         for idx in 0..self.cap as usize {
-            let stamp = self.slots.stamp(idx).load(Acquire);
-            let owner = owner_of(stamp);
-            if owner == 0 {
-                continue;
+            if let Some(i) = holder_class(self.slots.stamp(idx).load(Acquire)) {
+                counts[i] += 1;
             }
-            let alive = match alive_cache.iter().find(|(p, _)| *p == owner) {
-                Some(&(_, a)) => a,
-                None => {
-                    let a = primitive::pid_alive(owner);
-                    alive_cache.push((owner, a));
-                    a
-                }
-            };
-            let consumer = turn_of(stamp) % 2 == 1;
-            counts[usize::from(consumer) + if alive { 0 } else { 2 }] += 1;
         }
         counts
     }
