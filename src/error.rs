@@ -86,6 +86,10 @@ pub enum Error {
     /// A non-blocking call would have had to wait.
     #[error("the operation would block")]
     WouldBlock,
+    /// The queue (or pipe) was closed: nothing more can be put, and everything that was
+    /// put has been taken.
+    #[error("the queue is closed")]
+    Closed,
     /// The lock was acquired, but its previous owner died while holding it; the protected
     /// data may be inconsistent. See [`crate::sync::OwnerDied`] to recover the lock.
     #[error("the previous owner of the lock died while holding it; the data may need repair")]

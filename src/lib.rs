@@ -58,6 +58,7 @@ pub mod array;
 pub mod dynamic;
 pub mod error;
 pub mod inspect;
+pub mod queue;
 pub mod segment;
 pub mod sync;
 mod sys;
@@ -66,6 +67,7 @@ pub mod value;
 
 pub use array::{Array, ArrayGuard};
 pub use error::{Error, Result};
+pub use queue::{GetError, JoinableQueue, PutError, Queue, QueueSnapshot, WaitPolicy};
 pub use segment::{Kind, Segment, SegmentInfo, SegmentOptions, unlink};
 pub use sync::{
     Barrier, BoundedSemaphore, Condition, Event, RLock, RLockGuard, RawBarrier, RawCondition,

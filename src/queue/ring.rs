@@ -1,0 +1,994 @@
+//! The typed ring: a bounded multi-producer multi-consumer queue of fixed-size elements
+//! whose slots carry a sequence stamp (Dmitry Vyukov's bounded MPMC queue), extended
+//! so that a process killed at any instant never wedges it.
+//!
+//! ## The stamp
+//! Every slot starts with a 64-bit stamp: the high 32 bits are the slot's *turn*, the
+//! low 32 bits the pid of the process that holds the slot (0 when nobody does).
+//! A position `pos` (the head and tail counters) is `lap * one_lap + index`, with
+//! `one_lap` the capacity rounded up to a power of two (crossbeam's encoding, so any
+//! capacity works, not only powers of two). For the slot at `index`, in lap `lap`:
+//!
+//! | stamp | meaning |
+//! |---|---|
+//! | `(2·lap, 0)` | empty, waiting for the producer of this lap |
+//! | `(2·lap, pid)` | a producer (`pid`) claimed it and is copying its message in |
+//! | `(2·lap + 1, 0)` | full: the message is published, waiting for a consumer |
+//! | `(2·lap + 1, pid)` | a consumer (`pid`) claimed it and is copying the message out |
+//! | `(2·lap + 2, 0)` | empty, waiting for the producer of the next lap |
+//!
+//! Turns compare with wrapping arithmetic, so they never run out.
+//!
+//! ## put and get (no system call unless someone waits)
+//! A producer reads `tail`, and claims the slot by compare-and-swap of its stamp from
+//! `(2·lap, 0)` to `(2·lap, pid)`; then it advances `tail` (a compare-and-swap that
+//! anyone may do: a process that finds the slot at `tail` already claimed advances
+//! `tail` for the claimer, so a claimer killed before advancing it wedges nothing),
+//! copies the message in, and publishes with a release store of `(2·lap + 1, 0)`.
+//! Consumers do the same on `head` with the odd turns. The stamps are the truth; `head`
+//! and `tail` are hints that are always at most one step behind a claimed slot.
+//!
+//! ## Crashes
+//! - A producer killed after claiming (before publishing) leaves `(2·lap, pid)`. A
+//!   consumer blocked on that slot for longer than [`GRACE`] checks whether `pid` is
+//!   alive; if not, it marks the slot *skipped* (`(2·lap + 2, 0)`) and moves on. The
+//!   message was never acknowledged (its put never returned), so nothing is lost.
+//! - A consumer killed after claiming leaves `(2·lap + 1, pid)`. A producer blocked on
+//!   that slot (the queue is full up to it) checks the same way and frees the slot
+//!   (`(2·lap + 2, 0)`). That message is lost: the consumer died holding it. This is
+//!   the one exception to "every acknowledged message is delivered exactly once".
+//! - A waiter killed while asleep leaves its waiter count raised: the queue keeps
+//!   working, but peers then call the kernel to wake nobody on every operation.
+//! - A process killed between publishing and waking a sleeper: sleepers never sleep
+//!   longer than [`SLICE`] at a time, so a lost wake-up costs latency, not liveness.
+//! - A pid reused by a new process within the grace period makes a dead claimer look
+//!   alive; the slot is then recovered when that process exits.
+//!
+//! ## Sleeping
+//! Waiters spin first (see [`WaitPolicy`](super::WaitPolicy)), then register in a
+//! waiter count and sleep on a futex word (a sequence number). After every put the
+//! producer issues a sequentially consistent fence and reads the consumers' waiter count;
+//! only when it is non-zero does it bump the word and enter the kernel to wake one. The
+//! waiter registers, fences, and re-checks the ring before sleeping on the value it read
+//! before registering, so either it sees the message or the producer sees it (Dekker).
+//!
+//! ## Untrusted memory
+//! Every index is masked and checked against the capacity before it is used; every
+//! loop over the ring is bounded; a hostile stamp can make the queue look full, empty or
+//! stuck (blocking calls then wait, honouring their timeouts), never read or write out
+//! of bounds.
+
+use std::ptr::NonNull;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::time::{Duration, Instant};
+
+use super::primitive::{self, AtomicU32, AtomicU64, Futex, fence};
+
+/// How long a slot must block us, with the same stamp, before we ask the kernel whether
+/// its holder is alive (the check is a system call; live holders finish in nanoseconds).
+pub(crate) const GRACE: Duration = Duration::from_millis(2);
+/// The longest single sleep: a wake-up lost to a crash costs at most this much.
+pub(crate) const SLICE: Duration = Duration::from_millis(100);
+
+/// The control block, `CONTROL_LEN` bytes at the start of the queue's control area.
+/// docs/FORMAT.md lists it byte by byte.
+#[repr(C, align(64))]
+pub(crate) struct Control {
+    /// 0: the next position to put at (a hint, see the module docs).
+    pub(crate) tail: AtomicU64,
+    _pad0: [u64; 7],
+    /// 64: the next position to get from.
+    pub(crate) head: AtomicU64,
+    _pad1: [u64; 7],
+    /// 128: futex word bumped when messages arrive and consumers wait.
+    pub(crate) not_empty: AtomicU32,
+    /// 132: consumers registered as sleeping (or about to).
+    pub(crate) consumers_waiting: AtomicU32,
+    _pad2: [u32; 14],
+    /// 192: futex word bumped when slots free up and producers wait.
+    pub(crate) not_full: AtomicU32,
+    /// 196: producers registered as sleeping (or about to).
+    pub(crate) producers_waiting: AtomicU32,
+    _pad3: [u32; 14],
+    /// 256: 1 once closed.
+    pub(crate) closed: AtomicU32,
+    /// 260: futex word bumped when `unfinished` reaches zero and joiners wait.
+    pub(crate) join_seq: AtomicU32,
+    /// 264: joiners registered as sleeping.
+    pub(crate) joiners: AtomicU32,
+    _reserved0: u32,
+    /// 272: JoinableQueue: messages put and not yet marked done.
+    pub(crate) unfinished: AtomicU64,
+    /// 280: slots skipped because their producer died before publishing.
+    pub(crate) skipped_dead_producers: AtomicU64,
+    /// 288: messages dropped because their consumer died while copying them out.
+    pub(crate) dropped_dead_consumers: AtomicU64,
+    _reserved1: [u64; 3],
+    pub(crate) futex_not_empty: Futex,
+    pub(crate) futex_not_full: Futex,
+    pub(crate) futex_join: Futex,
+}
+
+/// The control block's length in the segment.
+pub(crate) const CONTROL_LEN: usize = 320;
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::size_of::<Control>() == CONTROL_LEN);
+#[cfg(not(loom))]
+const _: () = {
+    assert!(std::mem::offset_of!(Control, head) == 64);
+    assert!(std::mem::offset_of!(Control, not_empty) == 128);
+    assert!(std::mem::offset_of!(Control, not_full) == 192);
+    assert!(std::mem::offset_of!(Control, closed) == 256);
+    assert!(std::mem::offset_of!(Control, unfinished) == 272);
+    assert!(std::mem::offset_of!(Control, dropped_dead_consumers) == 288);
+};
+
+impl Control {
+    /// A fresh control block on the heap (the loom models).
+    #[cfg(loom)]
+    pub(crate) fn new() -> Control {
+        Control {
+            tail: AtomicU64::new(0),
+            _pad0: [0; 7],
+            head: AtomicU64::new(0),
+            _pad1: [0; 7],
+            not_empty: AtomicU32::new(0),
+            consumers_waiting: AtomicU32::new(0),
+            _pad2: [0; 14],
+            not_full: AtomicU32::new(0),
+            producers_waiting: AtomicU32::new(0),
+            _pad3: [0; 14],
+            closed: AtomicU32::new(0),
+            join_seq: AtomicU32::new(0),
+            joiners: AtomicU32::new(0),
+            _reserved0: 0,
+            unfinished: AtomicU64::new(0),
+            skipped_dead_producers: AtomicU64::new(0),
+            dropped_dead_consumers: AtomicU64::new(0),
+            _reserved1: [0; 3],
+            futex_not_empty: Futex::new(),
+            futex_not_full: Futex::new(),
+            futex_join: Futex::new(),
+        }
+    }
+}
+
+/// Where the slots live: the segment's data area, or (loom) a heap array.
+pub(crate) trait Slots: Send + Sync {
+    /// The element type.
+    type Item: Copy;
+    /// The stamp of slot `idx`. Panics if `idx` is not below the capacity.
+    fn stamp(&self, idx: usize) -> &AtomicU64;
+    /// Copies `v` into slot `idx`.
+    ///
+    /// # Safety
+    /// - `idx` is below the capacity.
+    /// - the caller holds the slot: its stamp names this process, with an even turn.
+    unsafe fn write(&self, idx: usize, v: &Self::Item);
+    /// Copies the message out of slot `idx`.
+    ///
+    /// # Safety
+    /// - `idx` is below the capacity.
+    /// - the caller holds the slot: its stamp names this process, with an odd turn.
+    unsafe fn read(&self, idx: usize) -> Self::Item;
+}
+
+fn pack(turn: u32, owner: u32) -> u64 {
+    (u64::from(turn) << 32) | u64::from(owner)
+}
+fn turn_of(stamp: u64) -> u32 {
+    (stamp >> 32) as u32
+}
+fn owner_of(stamp: u64) -> u32 {
+    stamp as u32
+}
+
+/// Which holder a stamp names: 0 a live producer, 1 a live consumer, 2 a dead producer,
+/// 3 a dead consumer; `None` when nobody holds the slot.
+pub(crate) fn holder_class(stamp: u64) -> Option<usize> {
+    let owner = owner_of(stamp);
+    if owner == 0 {
+        return None;
+    }
+    let consumer = turn_of(stamp) % 2 == 1;
+    let dead = !primitive::pid_alive(owner);
+    Some(usize::from(consumer) + if dead { 2 } else { 0 })
+}
+
+/// Messages between `head` and `tail` for a capacity (see docs/FORMAT.md), clamped to
+/// `0..=cap`; any values give an answer.
+pub(crate) fn queue_len(head: u64, tail: u64, cap: u64) -> u64 {
+    let lap = one_lap(cap);
+    let (mask, shift) = (lap - 1, lap.trailing_zeros());
+    let logical = |pos: u64| {
+        (pos >> shift)
+            .wrapping_mul(cap)
+            .wrapping_add((pos & mask).min(cap))
+    };
+    let n = logical(tail).wrapping_sub(logical(head));
+    if (n as i64) < 0 { 0 } else { n.min(cap) }
+}
+
+/// A slot that stopped us, as we saw it (for the dead-holder check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Blocker {
+    pos: u64,
+    idx: usize,
+    stamp: u64,
+}
+
+/// How a non-blocking put ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TryPut {
+    Done,
+    /// No free slot; `Some` when the slot in the way is held by a consumer.
+    Full(Option<Blocker>),
+    Closed,
+}
+
+/// How a non-blocking get ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TryGet<T> {
+    Done(T),
+    /// No published message; `Some` when the slot in the way is being written.
+    Empty(Option<Blocker>),
+}
+
+/// How a blocking call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waited<T> {
+    Done(T),
+    Closed,
+    Timeout,
+}
+
+/// Which futex.
+#[derive(Clone, Copy)]
+enum Word {
+    NotEmpty,
+    NotFull,
+    Join,
+}
+
+#[derive(Clone, Copy)]
+struct Suspect {
+    blocker: Blocker,
+    since: Instant,
+}
+
+/// The ring's geometry and algorithms over a control block and its slots.
+pub(crate) struct Ring<S: Slots> {
+    ctl: NonNull<Control>,
+    slots: S,
+    cap: u64,
+    /// `one_lap - 1`: masks the index out of a position.
+    mask: u64,
+    /// `log2(one_lap)`: shifts the lap out of a position.
+    shift: u32,
+    joinable: bool,
+    /// The slot we last found in our way, and since when (per handle).
+    suspect: std::sync::Mutex<Option<Suspect>>,
+}
+
+// SAFETY: the control block is only accessed through atomics, and `S: Send + Sync`
+// guards slot access; the raw pointer is valid for the ring's life (constructor).
+unsafe impl<S: Slots> Send for Ring<S> {}
+// SAFETY: as above.
+unsafe impl<S: Slots> Sync for Ring<S> {}
+
+/// `one_lap` for a capacity: the next power of two (at least 1).
+pub(crate) fn one_lap(cap: u64) -> u64 {
+    cap.max(1).next_power_of_two()
+}
+
+/// How many times a non-blocking operation walks before it gives up: enough for any
+/// legitimate contention, finite against hostile stamps.
+fn walk_limit(cap: u64) -> u64 {
+    cap.saturating_mul(2).saturating_add(1024)
+}
+
+impl<S: Slots> Ring<S> {
+    /// # Safety
+    /// - `ctl` points to a control block that outlives the ring, accessed by everyone
+    ///   only through its atomics.
+    /// - `slots` has `cap` slots; `1 <= cap <= 2^32`.
+    pub(crate) unsafe fn new(ctl: NonNull<Control>, slots: S, cap: u64, joinable: bool) -> Self {
+        let lap = one_lap(cap);
+        Ring {
+            ctl,
+            slots,
+            cap,
+            mask: lap - 1,
+            shift: lap.trailing_zeros(),
+            joinable,
+            suspect: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn ctl(&self) -> &Control {
+        // SAFETY: valid for the ring's life (constructor contract); only atomics inside.
+        unsafe { self.ctl.as_ref() }
+    }
+
+    pub(crate) fn capacity(&self) -> u64 {
+        self.cap
+    }
+
+    pub(crate) fn joinable(&self) -> bool {
+        self.joinable
+    }
+
+    fn index(&self, pos: u64) -> u64 {
+        pos & self.mask
+    }
+
+    fn lap(&self, pos: u64) -> u64 {
+        pos >> self.shift
+    }
+
+    /// The position after `pos`.
+    fn next(&self, pos: u64) -> u64 {
+        let idx = self.index(pos);
+        if idx + 1 < self.cap {
+            pos.wrapping_add(1)
+        } else {
+            (self.lap(pos).wrapping_add(1)) << self.shift
+        }
+    }
+
+    /// The producers' turn at `pos` (the consumers' is one more).
+    fn put_turn(&self, pos: u64) -> u32 {
+        self.lap(pos).wrapping_mul(2) as u32
+    }
+
+    /// A position whose index is past the capacity (only hostile bytes make one) is
+    /// replaced by the start of its next lap.
+    fn sane(&self, pos: u64) -> u64 {
+        if self.index(pos) < self.cap {
+            pos
+        } else {
+            (self.lap(pos).wrapping_add(1)) << self.shift
+        }
+    }
+
+    /// Moves `counter` from `pos` past it (if nobody did already) and returns where to
+    /// look next.
+    fn advance(&self, counter: &AtomicU64, pos: u64) -> u64 {
+        let next = self.next(pos);
+        match counter.compare_exchange(pos, next, Relaxed, Relaxed) {
+            Ok(_) => next,
+            Err(now) => self.sane(now),
+        }
+    }
+
+    /// Puts `v` if a slot is free, without waiting; does not wake anyone (see
+    /// [`Ring::after_put`]).
+    fn put_once(&self, v: &S::Item, me: u32) -> TryPut {
+        let ctl = self.ctl();
+        if ctl.closed.load(Relaxed) != 0 {
+            return TryPut::Closed;
+        }
+        let mut pos = self.sane(ctl.tail.load(Relaxed));
+        for _ in 0..walk_limit(self.cap) {
+            let idx = self.index(pos) as usize;
+            let slot = self.slots.stamp(idx);
+            let stamp = slot.load(Acquire);
+            let want = self.put_turn(pos);
+            let ahead = turn_of(stamp).wrapping_sub(want) as i32;
+            if ahead == 0 && owner_of(stamp) == 0 {
+                if slot
+                    .compare_exchange(stamp, pack(want, me), Acquire, Relaxed)
+                    .is_err()
+                {
+                    continue;
+                }
+                let _ = ctl
+                    .tail
+                    .compare_exchange(pos, self.next(pos), Relaxed, Relaxed);
+                // SAFETY:
+                // - `idx` = `pos & mask`, checked below the capacity by `sane`/`stamp`.
+                // - our compare-and-swap put our pid in the stamp with the producers'
+                //   turn: nobody else writes or reads this slot until we publish.
+                unsafe { self.slots.write(idx, v) };
+                slot.store(pack(want.wrapping_add(1), 0), Release);
+                return TryPut::Done;
+            }
+            if ahead >= 0 {
+                // Claimed by another producer, or we are behind: move on.
+                pos = self.advance(&ctl.tail, pos);
+                continue;
+            }
+            // The slot still belongs to the previous lap: full, unless `tail` moved.
+            let now = self.sane(ctl.tail.load(Relaxed));
+            if now != pos {
+                pos = now;
+                continue;
+            }
+            let held = ahead == -1 && owner_of(stamp) != 0;
+            return TryPut::Full(held.then_some(Blocker { pos, idx, stamp }));
+        }
+        TryPut::Full(None)
+    }
+
+    /// Takes a message if one is published at the head, without waiting; does not wake
+    /// anyone (see [`Ring::after_get`]).
+    fn get_once(&self, me: u32) -> TryGet<S::Item> {
+        let ctl = self.ctl();
+        let mut pos = self.sane(ctl.head.load(Relaxed));
+        for _ in 0..walk_limit(self.cap) {
+            let idx = self.index(pos) as usize;
+            let slot = self.slots.stamp(idx);
+            let stamp = slot.load(Acquire);
+            let want = self.put_turn(pos).wrapping_add(1);
+            let ahead = turn_of(stamp).wrapping_sub(want) as i32;
+            if ahead == 0 && owner_of(stamp) == 0 {
+                if slot
+                    .compare_exchange(stamp, pack(want, me), Acquire, Relaxed)
+                    .is_err()
+                {
+                    continue;
+                }
+                let _ = ctl
+                    .head
+                    .compare_exchange(pos, self.next(pos), Relaxed, Relaxed);
+                // SAFETY:
+                // - `idx` = `pos & mask`, checked below the capacity by `sane`/`stamp`.
+                // - our compare-and-swap put our pid in the stamp with the consumers'
+                //   turn: the producer published (release, read with acquire) and nobody
+                //   else touches the slot until we hand it back.
+                let v = unsafe { self.slots.read(idx) };
+                slot.store(pack(want.wrapping_add(1), 0), Release);
+                return TryGet::Done(v);
+            }
+            if ahead >= 0 {
+                pos = self.advance(&ctl.head, pos);
+                continue;
+            }
+            let now = self.sane(ctl.head.load(Relaxed));
+            if now != pos {
+                pos = now;
+                continue;
+            }
+            let writing = ahead == -1 && owner_of(stamp) != 0;
+            return TryGet::Empty(writing.then_some(Blocker { pos, idx, stamp }));
+        }
+        TryGet::Empty(None)
+    }
+
+    /// Wakes `n` consumers if any are registered. One fence and one load when none is.
+    fn after_put(&self, n: u32) {
+        fence(SeqCst);
+        let ctl = self.ctl();
+        if ctl.consumers_waiting.load(Acquire) > 0 {
+            self.wake(Word::NotEmpty, n);
+        }
+    }
+
+    /// Wakes `n` producers if any are registered.
+    fn after_get(&self, n: u32) {
+        fence(SeqCst);
+        let ctl = self.ctl();
+        if ctl.producers_waiting.load(Acquire) > 0 {
+            self.wake(Word::NotFull, n);
+        }
+    }
+
+    fn word(&self, w: Word) -> (&AtomicU32, &AtomicU32, &Futex) {
+        let ctl = self.ctl();
+        match w {
+            Word::NotEmpty => (&ctl.not_empty, &ctl.consumers_waiting, &ctl.futex_not_empty),
+            Word::NotFull => (&ctl.not_full, &ctl.producers_waiting, &ctl.futex_not_full),
+            Word::Join => (&ctl.join_seq, &ctl.joiners, &ctl.futex_join),
+        }
+    }
+
+    fn wake(&self, w: Word, n: u32) {
+        let (word, _, futex) = self.word(w);
+        word.fetch_add(1, Release);
+        futex.wake(word, n);
+    }
+
+    /// Non-blocking put: `Done`, `Full` or `Closed`.
+    pub(crate) fn try_put(&self, v: &S::Item) -> TryPut {
+        self.count_put(1);
+        let r = self.put_once(v, primitive::pid());
+        match r {
+            TryPut::Done => self.after_put(1),
+            TryPut::Full(b) => {
+                self.finish_tasks(1);
+                if let Some(b) = b {
+                    self.maybe_reap(b);
+                }
+            }
+            TryPut::Closed => self.finish_tasks(1),
+        }
+        r
+    }
+
+    /// Puts as many of `items` as fit now, in order; wakes consumers once.
+    /// Returns how many were put, and how the first failure ended (if any).
+    pub(crate) fn try_put_many(&self, items: &[S::Item]) -> (usize, TryPut) {
+        let me = primitive::pid();
+        self.count_put(items.len() as u64);
+        let mut n = 0;
+        let mut last = TryPut::Done;
+        for v in items {
+            last = self.put_once(v, me);
+            if last != TryPut::Done {
+                break;
+            }
+            n += 1;
+        }
+        self.finish_tasks((items.len() - n) as u64);
+        if n > 0 {
+            self.after_put(n.min(u32::MAX as usize) as u32);
+        }
+        if let TryPut::Full(Some(b)) = last {
+            self.maybe_reap(b);
+        }
+        (n, last)
+    }
+
+    /// Non-blocking get. `Empty` says nothing about closing; see [`Ring::get`].
+    pub(crate) fn try_get(&self) -> TryGet<S::Item> {
+        let r = self.get_once(primitive::pid());
+        match r {
+            TryGet::Done(_) => self.after_get(1),
+            TryGet::Empty(Some(b)) => {
+                self.maybe_reap(b);
+            }
+            TryGet::Empty(None) => {}
+        }
+        r
+    }
+
+    /// Takes as many messages as are published now, up to `out.len()`; wakes
+    /// producers once. Returns how many.
+    pub(crate) fn try_get_many(&self, out: &mut [S::Item]) -> usize {
+        let me = primitive::pid();
+        let mut n = 0;
+        let mut blocker = None;
+        for o in out.iter_mut() {
+            match self.get_once(me) {
+                TryGet::Done(v) => {
+                    *o = v;
+                    n += 1;
+                }
+                TryGet::Empty(b) => {
+                    blocker = b;
+                    break;
+                }
+            }
+        }
+        if n > 0 {
+            self.after_get(n.min(u32::MAX as usize) as u32);
+        }
+        if let Some(b) = blocker {
+            self.maybe_reap(b);
+        }
+        n
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.ctl().closed.load(Acquire) != 0
+    }
+
+    /// Closes the queue and wakes every sleeper.
+    pub(crate) fn close(&self) {
+        let ctl = self.ctl();
+        ctl.closed.store(1, Release);
+        fence(SeqCst);
+        for w in [Word::NotEmpty, Word::NotFull] {
+            let (_, waiting, _) = self.word(w);
+            if waiting.load(Acquire) > 0 {
+                self.wake(w, u32::MAX);
+            }
+        }
+    }
+
+    /// Blocking put: spins for `spin`, then sleeps; `deadline` bounds the whole wait.
+    pub(crate) fn put(&self, v: &S::Item, spin: Duration, deadline: Option<Instant>) -> Waited<()> {
+        self.wait_for(Word::NotFull, spin, deadline, || match self.try_put(v) {
+            TryPut::Done => Step::Done(()),
+            TryPut::Closed => Step::Closed,
+            TryPut::Full(b) => Step::Blocked(b.is_some()),
+        })
+    }
+
+    /// Blocking get: the next message, or `Closed` once the queue is closed and
+    /// drained, or `Timeout`.
+    pub(crate) fn get(&self, spin: Duration, deadline: Option<Instant>) -> Waited<S::Item> {
+        self.wait_for(Word::NotEmpty, spin, deadline, || match self.try_get() {
+            TryGet::Done(v) => Step::Done(v),
+            // A slot being written is not the end, even after close.
+            TryGet::Empty(Some(_)) => Step::Blocked(true),
+            TryGet::Empty(None) if self.is_closed() => {
+                // A put that published just before the close: take it.
+                match self.try_get() {
+                    TryGet::Done(v) => Step::Done(v),
+                    TryGet::Empty(Some(_)) => Step::Blocked(true),
+                    TryGet::Empty(None) => Step::Closed,
+                }
+            }
+            TryGet::Empty(None) => Step::Blocked(false),
+        })
+    }
+
+    /// The generic wait: try, spin, then register and sleep on `w`, re-trying after
+    /// every wake-up. `attempt` reports `Blocked(true)` when a slot held by another
+    /// process is in the way (sleeps are then short, so its holder's death is noticed).
+    fn wait_for<T>(
+        &self,
+        w: Word,
+        spin: Duration,
+        deadline: Option<Instant>,
+        mut attempt: impl FnMut() -> Step<T>,
+    ) -> Waited<T> {
+        match attempt() {
+            Step::Done(v) => return Waited::Done(v),
+            Step::Closed => return Waited::Closed,
+            Step::Blocked(_) => {}
+        }
+        if primitive::TIMED && !spin.is_zero() {
+            let start = Instant::now();
+            let mut i: u32 = 0;
+            loop {
+                i = i.wrapping_add(1);
+                if i % 1024 == 0 {
+                    primitive::yield_now();
+                } else {
+                    primitive::spin_hint();
+                }
+                match attempt() {
+                    Step::Done(v) => return Waited::Done(v),
+                    Step::Closed => return Waited::Closed,
+                    Step::Blocked(_) => {}
+                }
+                if i % 16 == 0 {
+                    let now = Instant::now();
+                    if deadline.is_some_and(|d| now >= d) {
+                        return Waited::Timeout;
+                    }
+                    if now.duration_since(start) >= spin {
+                        break;
+                    }
+                }
+            }
+        }
+        let (word, waiting, futex) = self.word(w);
+        let mut slept = false;
+        loop {
+            let now = primitive::TIMED.then(Instant::now);
+            if let (Some(d), Some(now)) = (deadline, now) {
+                if now >= d {
+                    if slept {
+                        self.pass_on(w);
+                    }
+                    return Waited::Timeout;
+                }
+            }
+            let seen = word.load(Acquire);
+            waiting.fetch_add(1, SeqCst);
+            fence(SeqCst);
+            let step = attempt();
+            let held = match step {
+                Step::Blocked(held) => held,
+                Step::Done(v) => {
+                    waiting.fetch_sub(1, Release);
+                    return Waited::Done(v);
+                }
+                Step::Closed => {
+                    waiting.fetch_sub(1, Release);
+                    return Waited::Closed;
+                }
+            };
+            let timeout = match (primitive::TIMED, now) {
+                (true, Some(now)) => {
+                    let slice = if held { GRACE } else { SLICE };
+                    Some(match deadline {
+                        Some(d) => slice.min(d.saturating_duration_since(now)),
+                        None => slice,
+                    })
+                }
+                _ => None,
+            };
+            futex.wait(word, seen, timeout);
+            waiting.fetch_sub(1, Release);
+            slept = true;
+        }
+    }
+
+    /// A sleeper giving up after a wake-up may have swallowed it: if the condition it
+    /// waited for holds and others sleep, wake one of them instead.
+    fn pass_on(&self, w: Word) {
+        let ready = match w {
+            Word::NotEmpty => self.len() > 0,
+            Word::NotFull => self.len() < self.cap,
+            Word::Join => true,
+        };
+        if ready {
+            fence(SeqCst);
+            let (_, waiting, _) = self.word(w);
+            if waiting.load(Acquire) > 0 {
+                self.wake(w, 1);
+            }
+        }
+    }
+
+    /// If the slot in our way has shown the same stamp for [`GRACE`] and its holder is
+    /// dead, repairs it: skips a dead producer's slot, frees a dead consumer's.
+    /// Returns whether it repaired something.
+    fn maybe_reap(&self, b: Blocker) -> bool {
+        let owner = owner_of(b.stamp);
+        if owner == 0 {
+            return false;
+        }
+        if primitive::TIMED {
+            let Ok(mut suspect) = self.suspect.try_lock() else {
+                return false;
+            };
+            let now = Instant::now();
+            match &mut *suspect {
+                Some(s) if s.blocker == b => {
+                    if now.duration_since(s.since) < GRACE {
+                        return false;
+                    }
+                    s.since = now;
+                }
+                other => {
+                    *other = Some(Suspect {
+                        blocker: b,
+                        since: now,
+                    });
+                    return false;
+                }
+            }
+        }
+        if primitive::pid_alive(owner) {
+            return false;
+        }
+        self.repair(b)
+    }
+
+    /// Repairs a slot whose holder is known dead (see [`Ring::maybe_reap`]).
+    fn repair(&self, b: Blocker) -> bool {
+        let ctl = self.ctl();
+        let turn = turn_of(b.stamp);
+        let producer_died = turn % 2 == 0;
+        // Either way the slot becomes empty for the next lap's producer.
+        let fresh = if producer_died {
+            pack(turn.wrapping_add(2), 0)
+        } else {
+            pack(turn.wrapping_add(1), 0)
+        };
+        if self
+            .slots
+            .stamp(b.idx)
+            .compare_exchange(b.stamp, fresh, AcqRel, Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        if producer_died {
+            ctl.skipped_dead_producers.fetch_add(1, Relaxed);
+            let _ = ctl
+                .head
+                .compare_exchange(b.pos, self.next(b.pos), Relaxed, Relaxed);
+        } else {
+            ctl.dropped_dead_consumers.fetch_add(1, Relaxed);
+        }
+        // That message will never be taken, or never be marked done.
+        self.finish_tasks(1);
+        self.after_get(1);
+        true
+    }
+
+    /// Messages in the ring now, counting slots being written or read (approximate
+    /// while others work).
+    pub(crate) fn len(&self) -> u64 {
+        let ctl = self.ctl();
+        let mut tail = ctl.tail.load(Acquire);
+        let mut head = ctl.head.load(Acquire);
+        for _ in 0..8 {
+            let again = ctl.tail.load(Acquire);
+            if again == tail {
+                break;
+            }
+            tail = again;
+            head = ctl.head.load(Acquire);
+        }
+        queue_len(head, tail, self.cap)
+    }
+
+    /// Raw head and tail positions.
+    pub(crate) fn positions(&self) -> (u64, u64) {
+        let ctl = self.ctl();
+        (ctl.head.load(Acquire), ctl.tail.load(Acquire))
+    }
+
+    /// Walks every slot: (being written by a live producer, being read by a live
+    /// consumer, held by a dead producer, held by a dead consumer).
+    pub(crate) fn scan_holders(&self) -> [u64; 4] {
+        let mut counts = [0u64; 4];
+        for idx in 0..self.cap as usize {
+            if let Some(i) = holder_class(self.slots.stamp(idx).load(Acquire)) {
+                counts[i] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Test hook: claims the next slot (as a producer, or as a consumer) the way a put
+    /// or get does, and then abandons it, as a process killed right after its claim
+    /// would. Returns whether it claimed a slot.
+    pub(crate) fn claim_and_abandon(&self, consumer: bool) -> bool {
+        let ctl = self.ctl();
+        let counter = if consumer { &ctl.head } else { &ctl.tail };
+        let pos = self.sane(counter.load(Relaxed));
+        let slot = self.slots.stamp(self.index(pos) as usize);
+        let want = self.put_turn(pos).wrapping_add(u32::from(consumer));
+        slot.compare_exchange(
+            pack(want, 0),
+            pack(want, primitive::pid()),
+            Acquire,
+            Relaxed,
+        )
+        .is_ok()
+    }
+
+    // ---- JoinableQueue -------------------------------------------------------------
+
+    /// Counts `n` messages as unfinished before they are put (so a fast consumer's
+    /// task_done can never run ahead of the count).
+    fn count_put(&self, n: u64) {
+        if self.joinable && n > 0 {
+            self.ctl().unfinished.fetch_add(n, Relaxed);
+        }
+    }
+
+    /// Removes `n` from the unfinished count (saturating), waking joiners at zero.
+    fn finish_tasks(&self, n: u64) {
+        if !self.joinable || n == 0 {
+            return;
+        }
+        let _ = self.task_done_n(n, true);
+    }
+
+    /// Marks one message done. `Err(())` if more were marked done than were put.
+    pub(crate) fn task_done(&self) -> Result<(), ()> {
+        self.task_done_n(1, false)
+    }
+
+    fn task_done_n(&self, n: u64, saturate: bool) -> Result<(), ()> {
+        let ctl = self.ctl();
+        let mut cur = ctl.unfinished.load(Acquire);
+        let left = loop {
+            if cur < n && !saturate {
+                return Err(());
+            }
+            let new = cur.saturating_sub(n);
+            match ctl.unfinished.compare_exchange(cur, new, AcqRel, Acquire) {
+                Ok(_) => break new,
+                Err(now) => cur = now,
+            }
+        };
+        if left == 0 {
+            fence(SeqCst);
+            if ctl.joiners.load(Acquire) > 0 {
+                self.wake(Word::Join, u32::MAX);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn unfinished(&self) -> u64 {
+        self.ctl().unfinished.load(Acquire)
+    }
+
+    /// Waits until every message put has been marked done.
+    pub(crate) fn join(&self, deadline: Option<Instant>) -> Waited<()> {
+        self.wait_for(Word::Join, Duration::ZERO, deadline, || {
+            if self.ctl().unfinished.load(Acquire) == 0 {
+                Step::Done(())
+            } else {
+                Step::Blocked(false)
+            }
+        })
+    }
+}
+
+enum Step<T> {
+    Done(T),
+    Closed,
+    /// `true` when a slot held by another process is in the way.
+    Blocked(bool),
+}
+
+/// The slots of a queue segment's data area.
+pub(crate) struct SegSlots<T> {
+    base: NonNull<u8>,
+    stride: usize,
+    value_offset: usize,
+    cap: usize,
+    _t: std::marker::PhantomData<T>,
+}
+
+// SAFETY: the slots are shared memory accessed through atomics (stamps) and through
+// copies made only by the slot's holder; T is plain data (Shareable).
+unsafe impl<T: Send> Send for SegSlots<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for SegSlots<T> {}
+
+/// Where a `T` sits in a slot: after the 8-byte stamp, aligned for `T`.
+pub(crate) fn value_offset(align: usize) -> usize {
+    align.max(8)
+}
+
+/// The distance between slots for a `T`: stamp and value, rounded up to the alignment.
+pub(crate) fn slot_stride(size: usize, align: usize) -> Option<usize> {
+    let a = align.max(8);
+    let raw = value_offset(align).checked_add(size)?;
+    Some(raw.checked_add(a - 1)? & !(a - 1))
+}
+
+impl<T> SegSlots<T> {
+    /// # Safety
+    /// - `base` points to `cap * stride` bytes of mapped, writable memory that outlive
+    ///   this value, 8-aligned and aligned for `T`.
+    /// - `stride` is a multiple of 8 and of `align_of::<T>()`; `value_offset` is a
+    ///   multiple of `align_of::<T>()`, at least 8, and `value_offset + size_of::<T>()`
+    ///   is at most `stride` (for a `T` that is ever read or written).
+    pub(crate) unsafe fn new(
+        base: NonNull<u8>,
+        cap: usize,
+        stride: usize,
+        value_offset: usize,
+    ) -> Self {
+        SegSlots {
+            base,
+            stride,
+            value_offset,
+            cap,
+            _t: std::marker::PhantomData,
+        }
+    }
+
+    fn slot(&self, idx: usize) -> *mut u8 {
+        assert!(idx < self.cap, "slot index {idx} out of {} slots", self.cap);
+        // SAFETY: idx < cap, so the slot lies inside the `cap * stride` bytes.
+        unsafe { self.base.as_ptr().add(idx * self.stride) }
+    }
+}
+
+impl<T: Copy + Send + Sync> Slots for SegSlots<T> {
+    type Item = T;
+
+    #[cfg(loom)]
+    fn stamp(&self, _idx: usize) -> &AtomicU64 {
+        unimplemented!("segments are not modelled under loom; the models use heap slots")
+    }
+
+    #[cfg(not(loom))]
+    fn stamp(&self, idx: usize) -> &AtomicU64 {
+        // SAFETY:
+        // - the slot starts with an 8-byte stamp, 8-aligned (base alignment, stride a
+        //   multiple of 8), inside the mapping that outlives `self`.
+        // - every process accesses stamps only atomically.
+        unsafe { AtomicU64::from_ptr(self.slot(idx).cast()) }
+    }
+
+    unsafe fn write(&self, idx: usize, v: &T) {
+        // SAFETY:
+        // - the value sits at `value_offset`, aligned for T, inside the slot.
+        // - the caller holds the slot, so no cooperating process reads or writes it.
+        unsafe { self.slot(idx).add(self.value_offset).cast::<T>().write(*v) }
+    }
+
+    unsafe fn read(&self, idx: usize) -> T {
+        // SAFETY:
+        // - as in `write`; the caller holds the slot after its producer published it.
+        // - T is Shareable (FromBytes): any bytes form a valid T, even if a hostile
+        //   process scribbled over the slot.
+        unsafe { self.slot(idx).add(self.value_offset).cast::<T>().read() }
+    }
+}

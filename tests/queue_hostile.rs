@@ -1,0 +1,77 @@
+//! The segment is untrusted: random bytes written over a queue's control block and
+//! slots (through the file, as another process could) never make an operation read or
+//! write out of bounds, panic, or wait longer than its timeout.
+
+mod common;
+
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use shmkit::Queue;
+
+/// Where the control block and data start for a `Queue<u64>` (docs/FORMAT.md):
+/// control at 256, 320 bytes; data at round_up(576, 64) = 576; 16-byte slots.
+const CONTROL: u64 = 256;
+const DATA: u64 = 576;
+
+fn scribble(name: &str, at: u64, bytes: &[u8]) {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm/shmkit.{name}"))
+        .unwrap();
+    f.write_all_at(bytes, at).unwrap();
+}
+
+fn exercise(q: &Queue<u64>) {
+    let t = Duration::from_millis(3);
+    let limit = Duration::from_secs(2);
+    let start = Instant::now();
+    let _ = q.try_put(1);
+    let _ = q.try_get();
+    let _ = q.put_timeout(2, t);
+    let _ = q.get_timeout(t);
+    let _ = q.try_put_many(&[3, 4, 5]);
+    let mut out = [0u64; 4];
+    let _ = q.try_get_many(&mut out);
+    let _ = q.get_many_timeout(&mut out, t);
+    assert!(q.len() <= q.capacity());
+    let snap = q.snapshot();
+    assert!(snap.len <= snap.capacity);
+    assert!(
+        start.elapsed() < limit,
+        "operations took {:?}",
+        start.elapsed()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_control_and_slot_bytes_are_harmless(
+        cap in 1usize..9,
+        control in proptest::collection::vec(any::<u8>(), 320),
+        slots in proptest::collection::vec(any::<u8>(), 16 * 8),
+        // Also positions and stamps that look almost right.
+        head in any::<u64>(),
+        tail in any::<u64>(),
+        stamp_turns in proptest::collection::vec(any::<u32>(), 8),
+        stamp_owner in prop_oneof![Just(0u32), Just(std::process::id()), any::<u32>()],
+    ) {
+        let name = common::unique_name("q-hostile");
+        let q = Queue::<u64>::create(&name, cap).unwrap();
+        scribble(&name, CONTROL, &control);
+        scribble(&name, DATA, &slots[..16 * cap]);
+        exercise(&q);
+        scribble(&name, CONTROL, &tail.to_ne_bytes());
+        scribble(&name, CONTROL + 64, &head.to_ne_bytes());
+        // Not closed, so that the waits really run.
+        scribble(&name, CONTROL + 256, &[0; 4]);
+        for (i, turn) in stamp_turns.iter().take(cap).enumerate() {
+            let stamp = (u64::from(*turn) << 32) | u64::from(stamp_owner);
+            scribble(&name, DATA + 16 * i as u64, &stamp.to_ne_bytes());
+        }
+        exercise(&q);
+    }
+}
