@@ -35,10 +35,15 @@
 mod boundary;
 pub mod args;
 pub mod array;
+pub mod barrier;
+pub mod condition;
+pub mod event;
 pub mod handle;
 pub mod lock;
 pub mod mutex;
+pub mod rlock;
 pub mod segment;
+pub mod semaphore;
 pub mod status;
 pub mod value;
 

@@ -47,6 +47,11 @@ fn c_api_mutex() {
 }
 
 #[test]
+fn c_api_rlock() {
+    run_c_test("rlock.c");
+}
+
+#[test]
 fn header_compiles_as_cxx() {
     let _ = support::static_lib();
     let src = c_test("header.cpp");
