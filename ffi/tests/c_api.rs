@@ -52,6 +52,16 @@ fn c_api_rlock() {
 }
 
 #[test]
+fn c_api_semaphore() {
+    run_c_test("semaphore.c");
+}
+
+#[test]
+fn c_api_event() {
+    run_c_test("event.c");
+}
+
+#[test]
 fn header_compiles_as_cxx() {
     let _ = support::static_lib();
     let src = c_test("header.cpp");
