@@ -62,6 +62,11 @@ fn c_api_event() {
 }
 
 #[test]
+fn c_api_condition() {
+    run_c_test("condition.c");
+}
+
+#[test]
 fn header_compiles_as_cxx() {
     let _ = support::static_lib();
     let src = c_test("header.cpp");
