@@ -67,6 +67,11 @@ fn c_api_condition() {
 }
 
 #[test]
+fn c_api_barrier() {
+    run_c_test("barrier.c");
+}
+
+#[test]
 fn header_compiles_as_cxx() {
     let _ = support::static_lib();
     let src = c_test("header.cpp");
