@@ -9,6 +9,10 @@
  * - handles are opaque; _close(&handle) releases one and sets the variable to NULL;
  * - lock calls may return SHMKIT_OWNER_DIED: the lock IS held, but its previous owner
  *   died holding it; repair the data, then call the matching _mark_consistent.
+ * - timeouts are nanoseconds, negative = forever; a call that takes something (a lock,
+ *   a semaphore permit, a barrier passage) returns SHMKIT_TIMEOUT when it gives up,
+ *   holding nothing; a call that waits for a state (event, condition) returns SHMKIT_OK
+ *   and writes a bool (false: timed out; a condition's mutex is held again either way).
  * Do not mix the C lock calls with a Rust guard for the same lock in one thread.
  *
  * Build: cargo build --release -p shmkit-ffi (target/release/libshmkit.a / .so);
