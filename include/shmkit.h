@@ -9,6 +9,10 @@
  * - handles are opaque; _close(&handle) releases one and sets the variable to NULL;
  * - lock calls may return SHMKIT_OWNER_DIED: the lock IS held, but its previous owner
  *   died holding it; repair the data, then call the matching _mark_consistent.
+ * - timeouts are nanoseconds, negative = forever; a call that takes something (a lock,
+ *   a semaphore permit, a barrier passage) returns SHMKIT_TIMEOUT when it gives up,
+ *   holding nothing; a call that waits for a state (event, condition) returns SHMKIT_OK
+ *   and writes a bool (false: timed out; a condition's mutex is held again either way).
  * Do not mix the C lock calls with a Rust guard for the same lock in one thread.
  *
  * Build: cargo build --release -p shmkit-ffi (target/release/libshmkit.a / .so);
@@ -141,6 +145,21 @@ typedef enum shmkit_status {
    */
   SHMKIT_IO = 18,
   /**
+   * `shmkit_rlock_unlock` or `_mark_consistent` by a thread that does not hold the
+   * re-entrant lock (nothing changed).
+   */
+  SHMKIT_NOT_OWNER = 19,
+  /**
+   * A bounded semaphore was released beyond its initial value, or a semaphore's
+   * value would overflow (nothing was released).
+   */
+  SHMKIT_OVER_RELEASE = 20,
+  /**
+   * The barrier is broken (aborted, another party timed out, or reset while this
+   * party waited); it stays broken until `shmkit_barrier_reset`.
+   */
+  SHMKIT_BROKEN_BARRIER = 21,
+  /**
    * A required pointer argument was NULL (or the handle was already closed).
    */
   SHMKIT_NULL_ARGUMENT = 100,
@@ -169,14 +188,41 @@ typedef enum shmkit_status {
 typedef struct shmkit_array shmkit_array;
 
 /**
+ * A handle to a named barrier (the C form of `shmkit::Barrier`).
+ */
+typedef struct shmkit_barrier shmkit_barrier;
+
+/**
+ * A handle to a named condition variable and its mutex (the C form of
+ * `shmkit::Condition`).
+ */
+typedef struct shmkit_condition shmkit_condition;
+
+/**
+ * A handle to a named event (the C form of `shmkit::Event`).
+ */
+typedef struct shmkit_event shmkit_event;
+
+/**
  * A handle to a named robust process-shared lock (the C form of `shmkit::Mutex`).
  */
 typedef struct shmkit_mutex shmkit_mutex;
 
 /**
+ * A handle to a named robust re-entrant lock (the C form of `shmkit::RLock`).
+ */
+typedef struct shmkit_rlock shmkit_rlock;
+
+/**
  * A handle to a named raw segment of bytes (the C form of `shmkit::Segment`).
  */
 typedef struct shmkit_segment shmkit_segment;
+
+/**
+ * A handle to a named counting semaphore (the C form of `shmkit::Semaphore` and
+ * `shmkit::BoundedSemaphore`).
+ */
+typedef struct shmkit_semaphore shmkit_semaphore;
 
 /**
  * A handle to a shared value (the C form of `shmkit::Value<T>`). Made by
@@ -373,6 +419,334 @@ enum shmkit_status shmkit_array_write(const struct shmkit_array *array,
                                       const void *in);
 
 /**
+ * Creates the barrier `name` for `parties` parties (1 to 65535, else
+ * `SHMKIT_INVALID_ARGUMENT`) and writes a new handle to `*out`. The creating handle
+ * removes the name when it is closed.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_barrier_create(const char *name,
+                                         uint32_t parties,
+                                         struct shmkit_barrier **out);
+
+/**
+ * Opens the barrier `name` and writes a new handle to `*out` (`SHMKIT_KIND_MISMATCH`
+ * if `name` is another kind of segment).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_barrier_open(const char *name, struct shmkit_barrier **out);
+
+/**
+ * Opens the barrier `name`, creating it for `parties` parties if it does not exist
+ * (an existing barrier keeps its own count of parties), and writes a new handle to
+ * `*out`. The handle removes the name when closed only if this call created it.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_barrier_open_or_create(const char *name,
+                                                 uint32_t parties,
+                                                 struct shmkit_barrier **out);
+
+/**
+ * Closes `*barrier` and sets it to NULL (a NULL `*barrier` is a no-op); the creating
+ * handle also removes the name.
+ *
+ * # Safety
+ * `barrier` is NULL or the address of a handle variable (NULL or a live handle) that no
+ * other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_barrier_close(struct shmkit_barrier **barrier);
+
+/**
+ * Waits until all parties have called `shmkit_barrier_wait`, then writes this party's
+ * arrival index (0 to parties - 1; the last to arrive gets parties - 1, so exactly one
+ * party gets any given index) to `*out_index`, which may be NULL. Returns
+ * `SHMKIT_BROKEN_BARRIER` if the barrier is or becomes broken (an abort, another
+ * party's timeout, a reset while waiting).
+ *
+ * # Safety
+ * `barrier` is NULL or a live handle; `out_index` is NULL or writable.
+ */
+enum shmkit_status shmkit_barrier_wait(const struct shmkit_barrier *barrier, uint32_t *out_index);
+
+/**
+ * `shmkit_barrier_wait` giving up after `timeout_ns` nanoseconds (negative: forever)
+ * with `SHMKIT_TIMEOUT`; giving up breaks the barrier for every party (the others get
+ * `SHMKIT_BROKEN_BARRIER`), as in Python.
+ *
+ * # Safety
+ * `barrier` is NULL or a live handle; `out_index` is NULL or writable.
+ */
+enum shmkit_status shmkit_barrier_wait_timeout(const struct shmkit_barrier *barrier,
+                                               int64_t timeout_ns,
+                                               uint32_t *out_index);
+
+/**
+ * Breaks the barrier: every waiting party, and every later wait until
+ * `shmkit_barrier_reset`, gets `SHMKIT_BROKEN_BARRIER`.
+ *
+ * # Safety
+ * `barrier` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_barrier_abort(const struct shmkit_barrier *barrier);
+
+/**
+ * Returns the barrier to its empty, working state; parties waiting now get
+ * `SHMKIT_BROKEN_BARRIER`.
+ *
+ * # Safety
+ * `barrier` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_barrier_reset(const struct shmkit_barrier *barrier);
+
+/**
+ * Writes to `*out` how many parties complete a generation (`SHMKIT_INVALID_ARGUMENT`
+ * if the stored count was overwritten with an invalid one).
+ *
+ * # Safety
+ * `barrier` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_barrier_parties(const struct shmkit_barrier *barrier, uint32_t *out);
+
+/**
+ * Writes to `*out` how many parties are waiting in the current generation.
+ *
+ * # Safety
+ * `barrier` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_barrier_n_waiting(const struct shmkit_barrier *barrier, uint32_t *out);
+
+/**
+ * Writes to `*out` whether the barrier is broken.
+ *
+ * # Safety
+ * `barrier` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_barrier_is_broken(const struct shmkit_barrier *barrier, bool *out);
+
+/**
+ * Creates the condition `name` and its mutex (unlocked) and writes a new handle to
+ * `*out`. The creating handle removes the name when it is closed.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_condition_create(const char *name, struct shmkit_condition **out);
+
+/**
+ * Opens the condition `name` and writes a new handle to `*out` (`SHMKIT_KIND_MISMATCH`
+ * if `name` is another kind of segment).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_condition_open(const char *name, struct shmkit_condition **out);
+
+/**
+ * Opens the condition `name`, creating it if it does not exist, and writes a new
+ * handle to `*out`. The handle removes the name when closed only if this call created
+ * it.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_condition_open_or_create(const char *name, struct shmkit_condition **out);
+
+/**
+ * Closes `*condition` and sets it to NULL (a NULL `*condition` is a no-op). Releases
+ * the mutex if the calling thread holds it; the creating handle also removes the name.
+ *
+ * # Safety
+ * `condition` is NULL or the address of a handle variable (NULL or a live handle) that
+ * no other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_condition_close(struct shmkit_condition **condition);
+
+/**
+ * Blocks until the calling thread holds the condition's mutex. Returns `SHMKIT_OK`, or
+ * `SHMKIT_OWNER_DIED` with the mutex held (repair, then
+ * `shmkit_condition_mark_consistent`), or `SHMKIT_DEADLOCK` if this thread holds it
+ * already.
+ *
+ * # Safety
+ * `condition` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_condition_lock(const struct shmkit_condition *condition);
+
+/**
+ * `shmkit_condition_lock`, giving up with `SHMKIT_TIMEOUT` after `timeout_ns`
+ * nanoseconds (negative: wait forever).
+ *
+ * # Safety
+ * `condition` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_condition_lock_timeout(const struct shmkit_condition *condition,
+                                                 int64_t timeout_ns);
+
+/**
+ * `shmkit_condition_lock` only if the mutex is free, else `SHMKIT_WOULD_BLOCK`.
+ *
+ * # Safety
+ * `condition` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_condition_try_lock(const struct shmkit_condition *condition);
+
+/**
+ * Releases the condition's mutex; `SHMKIT_NOT_LOCKED` if the calling thread does not
+ * hold it.
+ *
+ * # Safety
+ * `condition` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_condition_unlock(const struct shmkit_condition *condition);
+
+/**
+ * After `SHMKIT_OWNER_DIED` (from a lock or a wait): declares the protected data
+ * consistent. The calling thread must hold the mutex (`SHMKIT_NOT_LOCKED`).
+ *
+ * # Safety
+ * `condition` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_condition_mark_consistent(const struct shmkit_condition *condition);
+
+/**
+ * With the condition's mutex held by the calling thread: releases it, sleeps until a
+ * notification, and locks it again before returning. Returns `SHMKIT_OK` (held),
+ * `SHMKIT_OWNER_DIED` (held; a process died holding the mutex while this one slept),
+ * `SHMKIT_NOT_LOCKED` if the calling thread does not hold the mutex (nothing waited),
+ * or another failure of the relock (not held). Wake-ups may be spurious: re-check the
+ * predicate in a loop.
+ *
+ * # Safety
+ * `condition` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_condition_wait(const struct shmkit_condition *condition);
+
+/**
+ * `shmkit_condition_wait` for at most `timeout_ns` nanoseconds (negative: forever).
+ * Writes to `*out_notified` whether a notification arrived (`false`: timed out). A
+ * timeout is not a failure: the status is `SHMKIT_OK` and the mutex is held again,
+ * as after a notification. `SHMKIT_OWNER_DIED` (held) writes nothing.
+ *
+ * # Safety
+ * `condition` is NULL or a live handle; `out_notified` is NULL or writable.
+ */
+enum shmkit_status shmkit_condition_wait_timeout(const struct shmkit_condition *condition,
+                                                 int64_t timeout_ns,
+                                                 bool *out_notified);
+
+/**
+ * Wakes one waiter (with the mutex held or not: both are sound).
+ *
+ * # Safety
+ * `condition` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_condition_notify_one(const struct shmkit_condition *condition);
+
+/**
+ * Wakes up to `n` waiters (0 does nothing).
+ *
+ * # Safety
+ * `condition` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_condition_notify(const struct shmkit_condition *condition, uint32_t n);
+
+/**
+ * Wakes every waiter.
+ *
+ * # Safety
+ * `condition` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_condition_notify_all(const struct shmkit_condition *condition);
+
+/**
+ * Creates the event `name` (clear) and writes a new handle to `*out`. The creating
+ * handle removes the name when it is closed.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_event_create(const char *name, struct shmkit_event **out);
+
+/**
+ * Opens the event `name` and writes a new handle to `*out` (`SHMKIT_KIND_MISMATCH` if
+ * `name` is another kind of segment).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_event_open(const char *name, struct shmkit_event **out);
+
+/**
+ * Opens the event `name`, creating it (clear) if it does not exist, and writes a new
+ * handle to `*out`. The handle removes the name when closed only if this call created
+ * it.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_event_open_or_create(const char *name, struct shmkit_event **out);
+
+/**
+ * Closes `*event` and sets it to NULL (a NULL `*event` is a no-op); the creating handle
+ * also removes the name.
+ *
+ * # Safety
+ * `event` is NULL or the address of a handle variable (NULL or a live handle) that no
+ * other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_event_close(struct shmkit_event **event);
+
+/**
+ * Sets the flag and wakes every process waiting for it.
+ *
+ * # Safety
+ * `event` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_event_set(const struct shmkit_event *event);
+
+/**
+ * Clears the flag.
+ *
+ * # Safety
+ * `event` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_event_clear(const struct shmkit_event *event);
+
+/**
+ * Writes to `*out` whether the flag is set.
+ *
+ * # Safety
+ * `event` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_event_is_set(const struct shmkit_event *event, bool *out);
+
+/**
+ * Waits until the flag is set (returns at once if it is).
+ *
+ * # Safety
+ * `event` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_event_wait(const struct shmkit_event *event);
+
+/**
+ * Waits at most `timeout_ns` nanoseconds (negative: forever) for the flag, and writes
+ * to `*out_set` whether it was set (`false`: timed out), like Python's
+ * `Event.wait(timeout)`. A timeout is not a failure: the status is `SHMKIT_OK`. It
+ * also reports `true` when the flag was set and cleared again while this call waited.
+ *
+ * # Safety
+ * `event` is NULL or a live handle; `out_set` is NULL or writable.
+ */
+enum shmkit_status shmkit_event_wait_timeout(const struct shmkit_event *event,
+                                             int64_t timeout_ns,
+                                             bool *out_set);
+
+/**
  * Creates the mutex `name` (unlocked) and writes a new handle to `*out`. The creating
  * handle removes the name when it is closed.
  *
@@ -445,6 +819,100 @@ enum shmkit_status shmkit_mutex_unlock(const struct shmkit_mutex *mutex);
 enum shmkit_status shmkit_mutex_mark_consistent(const struct shmkit_mutex *mutex);
 
 /**
+ * Creates the re-entrant lock `name` (unlocked) and writes a new handle to `*out`. The
+ * creating handle removes the name when it is closed.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_rlock_create(const char *name, struct shmkit_rlock **out);
+
+/**
+ * Opens the re-entrant lock `name` and writes a new handle to `*out`
+ * (`SHMKIT_KIND_MISMATCH` if `name` is another kind of segment).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_rlock_open(const char *name, struct shmkit_rlock **out);
+
+/**
+ * Opens the re-entrant lock `name`, creating it if it does not exist, and writes a new
+ * handle to `*out`. The handle removes the name when closed only if this call created
+ * it.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_rlock_open_or_create(const char *name, struct shmkit_rlock **out);
+
+/**
+ * Closes `*rlock` and sets it to NULL (a NULL `*rlock` is a no-op). Releases every
+ * level of a hold the calling thread still has; the creating handle also removes the
+ * name.
+ *
+ * # Safety
+ * `rlock` is NULL or the address of a handle variable (NULL or a live handle) that no
+ * other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_rlock_close(struct shmkit_rlock **rlock);
+
+/**
+ * Blocks until the calling thread holds the lock; a thread that holds it already
+ * enters again (one more level, released by one more `shmkit_rlock_unlock`). Returns
+ * `SHMKIT_OK`, or `SHMKIT_OWNER_DIED` with the lock held at one level (the previous
+ * owner died holding it; repair what it protects, then `shmkit_rlock_mark_consistent`).
+ *
+ * # Safety
+ * `rlock` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_rlock_lock(const struct shmkit_rlock *rlock);
+
+/**
+ * `shmkit_rlock_lock`, giving up with `SHMKIT_TIMEOUT` after `timeout_ns` nanoseconds
+ * (negative: wait forever). The holding thread re-enters at once.
+ *
+ * # Safety
+ * `rlock` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_rlock_lock_timeout(const struct shmkit_rlock *rlock, int64_t timeout_ns);
+
+/**
+ * `shmkit_rlock_lock` only if the lock is free or held by the calling thread, else
+ * `SHMKIT_WOULD_BLOCK`.
+ *
+ * # Safety
+ * `rlock` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_rlock_try_lock(const struct shmkit_rlock *rlock);
+
+/**
+ * Releases one level of the calling thread's hold; the last level unlocks.
+ * `SHMKIT_NOT_OWNER` if the calling thread does not hold the lock (nothing changes).
+ *
+ * # Safety
+ * `rlock` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_rlock_unlock(const struct shmkit_rlock *rlock);
+
+/**
+ * After `SHMKIT_OWNER_DIED`: declares the protected data consistent, so later lockers
+ * get `SHMKIT_OK` again. The calling thread must hold the lock (`SHMKIT_NOT_OWNER`).
+ *
+ * # Safety
+ * `rlock` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_rlock_mark_consistent(const struct shmkit_rlock *rlock);
+
+/**
+ * Writes to `*out` whether the calling thread holds the lock.
+ *
+ * # Safety
+ * `rlock` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_rlock_is_owned(const struct shmkit_rlock *rlock, bool *out);
+
+/**
  * Creates the raw segment `name` of `size` zeroed bytes and writes a new handle to
  * `*out`. The creating handle removes the name when it is closed.
  *
@@ -514,6 +982,135 @@ enum shmkit_status shmkit_segment_write(const struct shmkit_segment *segment,
                                         size_t offset,
                                         const void *in,
                                         size_t len);
+
+/**
+ * Creates the semaphore `name` holding `value` permits and writes a new handle to
+ * `*out`. Its value is unbounded (see `shmkit_semaphore_create_bounded`). The creating
+ * handle removes the name when it is closed.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_semaphore_create(const char *name,
+                                           uint32_t value,
+                                           struct shmkit_semaphore **out);
+
+/**
+ * Creates the bounded semaphore `name` holding `value` permits, whose value may never
+ * exceed `value` (a release beyond it is `SHMKIT_OVER_RELEASE`, as in Python's
+ * `BoundedSemaphore`), and writes a new handle to `*out`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_semaphore_create_bounded(const char *name,
+                                                   uint32_t value,
+                                                   struct shmkit_semaphore **out);
+
+/**
+ * Opens the (unbounded) semaphore `name` and writes a new handle to `*out`.
+ * `SHMKIT_KIND_MISMATCH` if `name` is a bounded semaphore or another kind of segment.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_semaphore_open(const char *name, struct shmkit_semaphore **out);
+
+/**
+ * Opens the bounded semaphore `name` and writes a new handle to `*out`.
+ * `SHMKIT_KIND_MISMATCH` if `name` is an unbounded semaphore or another kind.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_semaphore_open_bounded(const char *name, struct shmkit_semaphore **out);
+
+/**
+ * Opens the (unbounded) semaphore `name`, creating it with `value` permits if it does
+ * not exist, and writes a new handle to `*out`. The handle removes the name when
+ * closed only if this call created it.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_semaphore_open_or_create(const char *name,
+                                                   uint32_t value,
+                                                   struct shmkit_semaphore **out);
+
+/**
+ * `shmkit_semaphore_open_or_create` for a bounded semaphore (bound `value` when this
+ * call creates it).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_semaphore_open_or_create_bounded(const char *name,
+                                                           uint32_t value,
+                                                           struct shmkit_semaphore **out);
+
+/**
+ * Closes `*semaphore` and sets it to NULL (a NULL `*semaphore` is a no-op). Permits
+ * the caller holds are not returned (nothing records who holds a permit); the creating
+ * handle removes the name.
+ *
+ * # Safety
+ * `semaphore` is NULL or the address of a handle variable (NULL or a live handle) that
+ * no other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_semaphore_close(struct shmkit_semaphore **semaphore);
+
+/**
+ * Takes a permit, waiting as long as it takes.
+ *
+ * # Safety
+ * `semaphore` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_semaphore_acquire(const struct shmkit_semaphore *semaphore);
+
+/**
+ * Takes a permit if one is available now, else `SHMKIT_WOULD_BLOCK`.
+ *
+ * # Safety
+ * `semaphore` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_semaphore_try_acquire(const struct shmkit_semaphore *semaphore);
+
+/**
+ * Takes a permit, giving up with `SHMKIT_TIMEOUT` (no permit taken) after
+ * `timeout_ns` nanoseconds (negative: wait forever).
+ *
+ * # Safety
+ * `semaphore` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_semaphore_acquire_timeout(const struct shmkit_semaphore *semaphore,
+                                                    int64_t timeout_ns);
+
+/**
+ * Returns one permit, waking a waiter. `SHMKIT_OVER_RELEASE` (nothing released) if a
+ * bounded semaphore holds its bound already, or the value would overflow.
+ *
+ * # Safety
+ * `semaphore` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_semaphore_release(const struct shmkit_semaphore *semaphore);
+
+/**
+ * Returns `n` permits at once (0 does nothing), waking up to `n` waiters.
+ * `SHMKIT_OVER_RELEASE` as `shmkit_semaphore_release`; nothing is released then.
+ *
+ * # Safety
+ * `semaphore` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_semaphore_release_n(const struct shmkit_semaphore *semaphore, uint32_t n);
+
+/**
+ * Writes the permits available now to `*out` (other processes may change it at once:
+ * for display and tests).
+ *
+ * # Safety
+ * `semaphore` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_semaphore_value(const struct shmkit_semaphore *semaphore, uint32_t *out);
 
 /**
  * Creates the value `name` holding one `type`, initialized from `init` (`type->size`

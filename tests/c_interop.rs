@@ -1,6 +1,8 @@
 //! Rust and C processes sharing segments through libshmkit: a Rust-made Value<Point>
 //! updated from C, a C-made Array<f64> filled from Rust, one counter incremented by
-//! both under a shmkit Mutex, and owner death reported across the languages.
+//! both under a shmkit Mutex and under a BoundedSemaphore, events set across the
+//! languages, one Barrier passed together, and owner death (Mutex, RLock) reported
+//! across the languages.
 
 mod common;
 #[path = "../ffi/tests/support/mod.rs"]
@@ -12,7 +14,9 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use shmkit::{Array, Error, LockError, Mutex, Value};
+use shmkit::{
+    Array, Barrier, BoundedSemaphore, Error, Event, LockError, Mutex, RLock, Semaphore, Value,
+};
 
 #[shmkit::shareable(name = "point")]
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -186,4 +190,120 @@ fn rust_process_killed_holding_the_lock_is_owner_died_in_c() {
     assert!(common::wait_timeout(&mut c, LIMIT).success());
     // C marked it consistent: Rust locks cleanly.
     assert!(m.try_lock().is_ok());
+}
+
+#[test]
+fn rust_waits_on_an_event_that_c_sets_and_c_on_one_rust_sets() {
+    let (ping_name, pong_name) = (
+        common::unique_name("interop-ping"),
+        common::unique_name("interop-pong"),
+    );
+    let ping = Event::create(&ping_name).unwrap();
+    let pong = Event::create(&pong_name).unwrap();
+    let (mut child, _stdin, _out) = start_c(&["event_pingpong", &ping_name, &pong_name], "ready");
+    // C waits for ping; only Rust sets it, and only C sets pong.
+    assert!(!pong.is_set());
+    ping.set();
+    assert!(pong.wait_timeout(LIMIT), "C never set the event");
+    assert!(common::wait_timeout(&mut child, LIMIT).success());
+    drop((ping, pong));
+    let left = common::leftovers();
+    assert!(
+        !left
+            .iter()
+            .any(|n| n.ends_with(&ping_name) || n.ends_with(&pong_name))
+    );
+}
+
+#[test]
+fn rust_and_c_increment_one_counter_under_a_bounded_semaphore() {
+    let sem_name = common::unique_name("interop-sem");
+    let value_name = common::unique_name("interop-sem-counter");
+    let sem = BoundedSemaphore::create(&sem_name, 1).unwrap();
+    let counter = Value::<i64>::create(&value_name, 0).unwrap();
+    let per_process = 3000i64;
+    let kids: Vec<Child> = (0..2)
+        .map(|_| {
+            c_process(&[
+                "sem_count",
+                &sem_name,
+                &value_name,
+                &per_process.to_string(),
+            ])
+            .spawn()
+            .expect("start the C process")
+        })
+        .collect();
+    for _ in 0..per_process {
+        sem.acquire();
+        // A split read-modify-write: only the one permit makes it correct.
+        let now = counter.atomic_load();
+        counter.atomic_store(now + 1);
+        sem.release().unwrap();
+    }
+    for kid in kids {
+        common::wait_ok(kid, LIMIT);
+    }
+    assert_eq!(counter.atomic_load(), 3 * per_process);
+    assert_eq!(sem.value(), 1);
+    assert!(matches!(sem.release(), Err(Error::OverRelease { .. })));
+    assert!(matches!(
+        Semaphore::open(&sem_name).unwrap_err(),
+        Error::KindMismatch { .. }
+    ));
+}
+
+#[test]
+fn c_and_rust_processes_pass_one_barrier_with_distinct_indices() {
+    let name = common::unique_name("interop-barrier");
+    let rounds = 3;
+    let b = Barrier::create(&name, 3).unwrap();
+    let mut kids: Vec<(Child, BufReader<ChildStdout>)> = (0..2)
+        .map(|_| {
+            let mut child = c_process(&["barrier", &name, &rounds.to_string()])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start the C process");
+            let out = BufReader::new(child.stdout.take().expect("stdout"));
+            (child, out)
+        })
+        .collect();
+    for round in 0..rounds {
+        let mut indices = vec![b.wait_timeout(LIMIT).unwrap()];
+        for (_, out) in &mut kids {
+            let mut line = String::new();
+            out.read_line(&mut line).expect("read an index");
+            indices.push(line.trim().parse().expect("an index"));
+        }
+        indices.sort_unstable();
+        assert_eq!(indices, [0, 1, 2], "round {round}");
+    }
+    for (mut child, _) in kids {
+        assert!(common::wait_timeout(&mut child, LIMIT).success());
+    }
+    assert!(!b.is_broken());
+}
+
+#[test]
+fn c_process_killed_holding_an_rlock_twice_is_owner_died_in_rust() {
+    let name = common::unique_name("interop-rlock");
+    let l = RLock::create(&name).unwrap();
+    let (mut child, _stdin, _out) = start_c(&["rlock_die_holding", &name], "locked");
+    assert!(matches!(
+        l.try_lock(),
+        Err(LockError::Failed(Error::WouldBlock))
+    ));
+    assert_eq!(l.snapshot().count, 2);
+    common::kill9(&mut child);
+    match l.lock_timeout(LIMIT) {
+        Err(LockError::OwnerDied(died)) => {
+            // Held once, by this thread, whatever depth the dead owner had.
+            assert_eq!(l.snapshot().count, 1);
+            assert!(l.is_owned());
+            drop(died.recover());
+        }
+        other => panic!("expected owner died, got {other:?}"),
+    }
+    assert!(!l.is_owned());
+    assert!(l.try_lock().is_ok());
 }

@@ -11,21 +11,27 @@
 //!   takes the address of the handle and sets it to NULL, so a closed handle is NULL and
 //!   any later call with it gives `SHMKIT_NULL_ARGUMENT`.
 //!
-//! ## Adding a primitive (say `Semaphore`)
-//! 1. In a new `src/semaphore.rs`, declare the opaque handle and its [`handle::Handle`]
+//! ## Adding a primitive (say `Queue`)
+//! `src/event.rs` is the smallest complete example; `src/rlock.rs` and
+//! `src/condition.rs` show locks held across calls.
+//! 1. In a new `src/queue.rs`, declare the opaque handle and its [`handle::Handle`]
 //!    impl (cbindgen reads the struct, so it must be written out, not macro-made):
 //!    ```ignore
-//!    pub struct shmkit_semaphore { magic: u64, inner: shmkit_core::Semaphore }
-//!    impl_handle!(shmkit_semaphore, shmkit_core::Semaphore, 0x736b_7365_6d61_7031, "semaphore");
+//!    pub struct shmkit_queue { magic: u64, inner: shmkit_core::Queue }
+//!    impl_handle!(shmkit_queue, shmkit_core::Queue, 0x736b_7175_6575_6531, "queue");
 //!    ```
+//!    The magic is unique to the kind (the existing ones spell "sk" and the kind).
 //! 2. Write each function as `#[unsafe(no_mangle)] pub unsafe extern "C" fn
-//!    shmkit_semaphore_<verb>(...) -> shmkit_status { ffi_boundary! { ... Ok(()) } }`:
+//!    shmkit_queue_<verb>(...) -> shmkit_status { ffi_boundary! { ... Ok(()) } }`:
 //!    [`args::name`], [`args::type_desc`], [`args::Out`] and [`handle::get`] /
 //!    [`handle::publish`] / [`handle::close`] do the argument checks, `?` turns a
 //!    library error into its status, and [`lock::lock`] / [`lock::unlock`] /
-//!    [`lock::Wait`] give the C lock pair and the nanosecond timeouts.
-//! 3. `mod semaphore;` here, then `ffi/check-header.sh --write`, and a C test
-//!    `ffi/tests/c/semaphore.c` with a `run_c_test("semaphore.c")` line in
+//!    [`lock::Wait`] give the C lock pair and the nanosecond timeouts ([`lock::keep`]
+//!    keeps the hold of any guard-returning lock call). A call that takes something
+//!    reports a timeout as `SHMKIT_TIMEOUT`; a call that waits for a state returns
+//!    `SHMKIT_OK` and a `bool` out-parameter (see docs/C.md).
+//! 3. `mod queue;` here, then `ffi/check-header.sh --write`, and a C test
+//!    `ffi/tests/c/queue.c` with a `run_c_test("queue.c")` line in
 //!    `ffi/tests/c_api.rs`. A new `Error` variant needs a code in [`status`].
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -35,10 +41,15 @@
 mod boundary;
 pub mod args;
 pub mod array;
+pub mod barrier;
+pub mod condition;
+pub mod event;
 pub mod handle;
 pub mod lock;
 pub mod mutex;
+pub mod rlock;
 pub mod segment;
+pub mod semaphore;
 pub mod status;
 pub mod value;
 

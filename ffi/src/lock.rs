@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use shmkit_core::{Error, LockError, RawMutex};
+use shmkit_core::sync::Guard;
+use shmkit_core::{Error, LockError, LockResult, RawMutex};
 
 use crate::boundary::Failure;
 use crate::status::shmkit_status;
@@ -28,11 +29,17 @@ impl Wait {
 /// Acquires `m` and keeps it held after the call returns (the guard is forgotten).
 /// An owner death gives `SHMKIT_OWNER_DIED` with the lock held.
 pub fn lock(m: &RawMutex, wait: Wait) -> Result<(), Failure> {
-    let r = match wait {
+    keep(match wait {
         Wait::Forever => m.lock(),
         Wait::For(d) => m.lock_timeout(d),
         Wait::Try => m.try_lock(),
-    };
+    })
+}
+
+/// Keeps the hold a lock call took after the call returns: the guard (also the one
+/// inside an owner-died report) is forgotten, so only an unguarded unlock releases it.
+/// An owner death gives `SHMKIT_OWNER_DIED` with the lock held.
+pub fn keep<G: Guard>(r: LockResult<G>) -> Result<(), Failure> {
     match r {
         Ok(g) => {
             std::mem::forget(g);
@@ -46,7 +53,7 @@ pub fn lock(m: &RawMutex, wait: Wait) -> Result<(), Failure> {
     }
 }
 
-fn not_locked(e: Error) -> Failure {
+pub(crate) fn not_locked(e: Error) -> Failure {
     match e {
         Error::InvalidArgument(m) => Failure::new(shmkit_status::SHMKIT_NOT_LOCKED, m),
         other => other.into(),

@@ -50,6 +50,15 @@ pub enum shmkit_status {
     SHMKIT_UNSUPPORTED = 17,
     /// Any other OS error.
     SHMKIT_IO = 18,
+    /// `shmkit_rlock_unlock` or `_mark_consistent` by a thread that does not hold the
+    /// re-entrant lock (nothing changed).
+    SHMKIT_NOT_OWNER = 19,
+    /// A bounded semaphore was released beyond its initial value, or a semaphore's
+    /// value would overflow (nothing was released).
+    SHMKIT_OVER_RELEASE = 20,
+    /// The barrier is broken (aborted, another party timed out, or reset while this
+    /// party waited); it stays broken until `shmkit_barrier_reset`.
+    SHMKIT_BROKEN_BARRIER = 21,
     /// A required pointer argument was NULL (or the handle was already closed).
     SHMKIT_NULL_ARGUMENT = 100,
     /// shmkit panicked; the call had no effect that can be relied on. Please report it.
@@ -85,6 +94,9 @@ impl shmkit_status {
             Error::InvalidArgument(_) => SHMKIT_INVALID_ARGUMENT,
             Error::Unsupported(_) => SHMKIT_UNSUPPORTED,
             Error::Io { .. } => SHMKIT_IO,
+            Error::NotOwner { .. } => SHMKIT_NOT_OWNER,
+            Error::OverRelease { .. } => SHMKIT_OVER_RELEASE,
+            Error::BrokenBarrier(_) => SHMKIT_BROKEN_BARRIER,
             _ => SHMKIT_UNKNOWN_ERROR,
         }
     }
@@ -128,6 +140,15 @@ pub(crate) fn message(code: c_int) -> &'static CStr {
         (SHMKIT_INVALID_ARGUMENT, c"invalid argument"),
         (SHMKIT_UNSUPPORTED, c"not supported on this platform"),
         (SHMKIT_IO, c"operating system error"),
+        (
+            SHMKIT_NOT_OWNER,
+            c"the calling thread does not hold the re-entrant lock",
+        ),
+        (
+            SHMKIT_OVER_RELEASE,
+            c"the semaphore was released more times than its bound allows",
+        ),
+        (SHMKIT_BROKEN_BARRIER, c"the barrier is broken"),
         (SHMKIT_NULL_ARGUMENT, c"a required argument was NULL"),
         (SHMKIT_PANIC, c"internal error: shmkit panicked"),
         (

@@ -47,6 +47,31 @@ fn c_api_mutex() {
 }
 
 #[test]
+fn c_api_rlock() {
+    run_c_test("rlock.c");
+}
+
+#[test]
+fn c_api_semaphore() {
+    run_c_test("semaphore.c");
+}
+
+#[test]
+fn c_api_event() {
+    run_c_test("event.c");
+}
+
+#[test]
+fn c_api_condition() {
+    run_c_test("condition.c");
+}
+
+#[test]
+fn c_api_barrier() {
+    run_c_test("barrier.c");
+}
+
+#[test]
 fn header_compiles_as_cxx() {
     let _ = support::static_lib();
     let src = c_test("header.cpp");
@@ -78,6 +103,12 @@ fn c_examples_build_and_run() {
         ("array", "parent read 250"),
         ("value_array", "parent sees 3.14 and 5"),
         ("tickets", "sold 5 of 5 tickets to 10 buyers"),
+        (
+            "semaphore",
+            "all workers done; 2 permits free again, 0 inside",
+        ),
+        ("event", "every waiter woke up; is_set = true"),
+        ("add_under_lock", "final value 31"),
     ] {
         let exe = support::compile(
             &format!("example_{example}"),
@@ -88,6 +119,18 @@ fn c_examples_build_and_run() {
         let out = support::run_ok(&exe, &[&prefix]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains(expect), "{example}: {stdout}");
+        if example == "add_under_lock" {
+            // The first adder to get the lock sees 11 or 21, the second 31.
+            let mut totals: Vec<&str> = stdout
+                .lines()
+                .filter_map(|l| l.split("counter is now ").nth(1))
+                .collect();
+            totals.sort_unstable();
+            assert!(totals == ["11", "31"] || totals == ["21", "31"], "{stdout}");
+        }
+        if example == "semaphore" {
+            assert!(!stdout.contains("3 inside"), "{stdout}");
+        }
         assert_eq!(support::leftovers(&prefix), Vec::<String>::new());
     }
 }

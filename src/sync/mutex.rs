@@ -284,6 +284,32 @@ impl RawMutex {
         unsafe { sys::mutex_unlock(self.pthread()) }.map_err(|e| Error::io("unlock mutex", e))
     }
 
+    /// Makes a guard for a hold of this lock taken without one (see
+    /// [`unlock_unguarded`](Self::unlock_unguarded)), so that a guard-taking call such as
+    /// [`RawCondition::wait`](crate::sync::RawCondition::wait) can be made on it from the
+    /// C API. Forget the returned guard (or the one the call hands back) to keep the
+    /// hold guard-less again.
+    ///
+    /// # Safety
+    /// - The calling thread acquired this lock through a guard it then forgot, and no
+    ///   other guard for this hold of the lock is alive (else two guards would unlock
+    ///   it, the second one a lock held by someone else).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if this thread does not hold the lock.
+    #[doc(hidden)]
+    pub unsafe fn adopt_unguarded(&self) -> Result<RawMutexGuard<'_>> {
+        if !self.held_by_current_thread() {
+            return Err(Error::InvalidArgument(
+                "wait on a condition whose lock this thread does not hold".into(),
+            ));
+        }
+        Ok(RawMutexGuard {
+            mutex: self,
+            _not_send: PhantomData,
+        })
+    }
+
     /// Clears the "needs repair" flag of a lock held without a guard (see
     /// [`unlock_unguarded`](Self::unlock_unguarded)); the guard form is
     /// [`Guard::mark_consistent`].

@@ -196,6 +196,26 @@ impl RawRLock {
         unsafe { self.mutex.unlock_unguarded() }
     }
 
+    /// Clears the "needs repair" flag of a lock this thread holds without a guard
+    /// (holds kept with [`RLockGuard::leak`], as the C API does); the guard form is
+    /// [`Guard::mark_consistent`].
+    ///
+    /// # Errors
+    /// [`Error::NotOwner`] if the calling thread does not hold the lock.
+    #[doc(hidden)]
+    pub fn mark_consistent_unguarded(&self) -> Result<()> {
+        let (pid, tid) = (sys::cached_pid(), sys::cached_tid());
+        if !self.held_by_caller(pid, tid) {
+            return Err(Error::NotOwner {
+                owner_pid: self.owner_pid.load(Ordering::Relaxed),
+                owner_tid: self.owner_tid.load(Ordering::Relaxed),
+                pid,
+                tid,
+            });
+        }
+        self.mutex.mark_consistent_unguarded()
+    }
+
     /// Whether the calling thread holds the lock.
     pub fn is_owned(&self) -> bool {
         self.held_by_caller(sys::cached_pid(), sys::cached_tid())

@@ -5,7 +5,12 @@
  *   interop array_owner <name> <n>       create an Array<f64>, let Rust fill it, verify
  *   interop count <mutex> <value> <n>    n increments of a Value<i64> under a Mutex
  *   interop die_holding <mutex>          lock, say so, then wait to be killed
- *   interop expect_owner_died <mutex>    lock and expect SHMKIT_OWNER_DIED */
+ *   interop expect_owner_died <mutex>    lock and expect SHMKIT_OWNER_DIED
+ *   interop event_pingpong <ping> <pong> wait for the event ping, then set pong
+ *   interop sem_count <sem> <value> <n>  n increments of a Value<i64>, each holding the
+ *                                        only permit of a BoundedSemaphore(1)
+ *   interop barrier <name> <rounds>      pass a barrier `rounds` times, print each index
+ *   interop rlock_die_holding <rlock>    lock an RLock twice, say so, wait to be killed */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -129,6 +134,64 @@ static int expect_owner_died(const char *name) {
     return 0;
 }
 
+static int event_pingpong(const char *ping_name, const char *pong_name) {
+    shmkit_event *ping = NULL, *pong = NULL;
+    bool set = false;
+    TRY(shmkit_event_open(ping_name, &ping));
+    TRY(shmkit_event_open(pong_name, &pong));
+    say("ready");
+    TRY(shmkit_event_wait_timeout(ping, 60LL * 1000 * 1000 * 1000, &set));
+    if (!set) return 8;
+    TRY(shmkit_event_set(pong));
+    TRY(shmkit_event_close(&pong));
+    TRY(shmkit_event_close(&ping));
+    return 0;
+}
+
+static int sem_count(const char *sem_name, const char *value_name, long n) {
+    shmkit_semaphore *s = NULL;
+    shmkit_value *v = NULL;
+    int64_t *counter = NULL;
+    long i;
+    /* Made by Rust as a BoundedSemaphore: not an unbounded one. */
+    if (shmkit_semaphore_open(sem_name, &s) != SHMKIT_KIND_MISMATCH) return 9;
+    TRY(shmkit_semaphore_open_bounded(sem_name, &s));
+    TRY(shmkit_value_open(value_name, &i64_type, &v));
+    TRY(shmkit_value_data(v, (void **)&counter));
+    for (i = 0; i < n; i++) {
+        TRY(shmkit_semaphore_acquire(s));
+        /* A plain read-modify-write: only the semaphore's one permit makes it correct. */
+        *counter = *counter + 1;
+        TRY(shmkit_semaphore_release(s));
+    }
+    TRY(shmkit_value_close(&v));
+    TRY(shmkit_semaphore_close(&s));
+    return 0;
+}
+
+static int barrier(const char *name, long rounds) {
+    shmkit_barrier *b = NULL;
+    uint32_t index = 0;
+    long r;
+    TRY(shmkit_barrier_open(name, &b));
+    for (r = 0; r < rounds; r++) {
+        TRY(shmkit_barrier_wait_timeout(b, 60LL * 1000 * 1000 * 1000, &index));
+        printf("%u\n", index);
+        fflush(stdout);
+    }
+    TRY(shmkit_barrier_close(&b));
+    return 0;
+}
+
+static int rlock_die_holding(const char *name) {
+    shmkit_rlock *l = NULL;
+    TRY(shmkit_rlock_open(name, &l));
+    TRY(shmkit_rlock_lock(l));
+    TRY(shmkit_rlock_lock(l));
+    say("locked");
+    for (;;) pause();
+}
+
 int main(int argc, char **argv) {
     const char *role = argc > 1 ? argv[1] : "";
     if (!strcmp(role, "point") && argc == 3) return point(argv[2]);
@@ -138,6 +201,11 @@ int main(int argc, char **argv) {
     if (!strcmp(role, "count") && argc == 5) return count(argv[2], argv[3], strtol(argv[4], NULL, 10));
     if (!strcmp(role, "die_holding") && argc == 3) return die_holding(argv[2]);
     if (!strcmp(role, "expect_owner_died") && argc == 3) return expect_owner_died(argv[2]);
+    if (!strcmp(role, "event_pingpong") && argc == 4) return event_pingpong(argv[2], argv[3]);
+    if (!strcmp(role, "sem_count") && argc == 5)
+        return sem_count(argv[2], argv[3], strtol(argv[4], NULL, 10));
+    if (!strcmp(role, "barrier") && argc == 4) return barrier(argv[2], strtol(argv[3], NULL, 10));
+    if (!strcmp(role, "rlock_die_holding") && argc == 3) return rlock_die_holding(argv[2]);
     fprintf(stderr, "usage: see the comment at the top of interop.c\n");
     return 64;
 }

@@ -25,6 +25,7 @@ int main(int argc, char **argv) {
                              SHMKIT_TIMEOUT, SHMKIT_WOULD_BLOCK, SHMKIT_OWNER_DIED,
                              SHMKIT_DEADLOCK, SHMKIT_NOT_RECOVERABLE, SHMKIT_OUT_OF_BOUNDS,
                              SHMKIT_INVALID_ARGUMENT, SHMKIT_UNSUPPORTED, SHMKIT_IO,
+                             SHMKIT_NOT_OWNER, SHMKIT_OVER_RELEASE, SHMKIT_BROKEN_BARRIER,
                              SHMKIT_NULL_ARGUMENT, SHMKIT_PANIC, SHMKIT_NOT_LOCKED,
                              SHMKIT_INVALID_HANDLE, SHMKIT_UNKNOWN_ERROR};
         size_t i;
