@@ -229,17 +229,7 @@ impl<T: Shareable> Array<T> {
     }
 
     fn check(&self, start: usize, count: usize) -> Result<()> {
-        match start.checked_add(count) {
-            Some(end) if end <= self.len => Ok(()),
-            Some(end) => Err(Error::OutOfBounds {
-                index: if count == 1 { start } else { end },
-                len: self.len,
-            }),
-            None => Err(Error::OutOfBounds {
-                index: usize::MAX,
-                len: self.len,
-            }),
-        }
+        Error::check_range(start, count, self.len)
     }
 
     /// Element `i`, read under the lock.

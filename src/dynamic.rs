@@ -249,17 +249,8 @@ impl DynArray {
 
     /// The byte range of `count` elements from `start`, bounds-checked.
     fn byte_range(&self, start: usize, count: usize) -> Result<(usize, usize)> {
-        match start.checked_add(count) {
-            Some(end) if end <= self.len => Ok((start * self.elem.size, count * self.elem.size)),
-            Some(end) => Err(Error::OutOfBounds {
-                index: if count == 1 { start } else { end },
-                len: self.len,
-            }),
-            None => Err(Error::OutOfBounds {
-                index: usize::MAX,
-                len: self.len,
-            }),
-        }
+        Error::check_range(start, count, self.len)?;
+        Ok((start * self.elem.size, count * self.elem.size))
     }
 
     fn count_of(&self, bytes: usize) -> Result<usize> {

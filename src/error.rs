@@ -166,6 +166,22 @@ impl Error {
         }
     }
 
+    /// Checks that `count` items from `start` fit in `len`: the error names the single
+    /// index for one item, else the range's end.
+    pub(crate) fn check_range(start: usize, count: usize, len: usize) -> Result<()> {
+        match start.checked_add(count) {
+            Some(end) if end <= len => Ok(()),
+            Some(end) => Err(Error::OutOfBounds {
+                index: if count == 1 { start } else { end },
+                len,
+            }),
+            None => Err(Error::OutOfBounds {
+                index: usize::MAX,
+                len,
+            }),
+        }
+    }
+
     pub(crate) fn corrupt(name: &str, reason: impl Into<String>) -> Self {
         Error::Corrupt {
             name: name.to_string(),

@@ -358,17 +358,7 @@ impl Segment {
     }
 
     fn check_range(&self, offset: usize, len: usize) -> Result<()> {
-        let end = offset.checked_add(len).ok_or(Error::OutOfBounds {
-            index: usize::MAX,
-            len: self.len(),
-        })?;
-        if end > self.len() {
-            return Err(Error::OutOfBounds {
-                index: end,
-                len: self.len(),
-            });
-        }
-        Ok(())
+        Error::check_range(offset, len, self.len())
     }
 
     #[inline]
