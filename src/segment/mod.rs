@@ -182,6 +182,39 @@ pub(crate) struct Spec {
     pub params: [u64; 4],
 }
 
+impl Spec {
+    /// A segment that is only a control block of `control_len` bytes (a lock, an event,
+    /// ...): no elements, no data.
+    pub(crate) fn control_only(kind: Kind, control_len: usize, params: [u64; 4]) -> Spec {
+        Spec {
+            kind,
+            elem: TypeDesc::NONE,
+            capacity: 0,
+            control_len,
+            data_len: 0,
+            params,
+        }
+    }
+}
+
+/// Opens a segment made by [`Spec::control_only`] with the same kind and length.
+pub(crate) fn open_control_only(
+    name: &str,
+    opts: &SegmentOptions,
+    kind: Kind,
+    control_len: usize,
+) -> Result<Segment> {
+    open_named(
+        name,
+        &Expect {
+            kind,
+            elem: Some(TypeDesc::NONE),
+            control_len: Some(control_len),
+        },
+        opts,
+    )
+}
+
 /// What a kind expects of a segment it opens.
 pub(crate) struct Expect {
     pub kind: Kind,

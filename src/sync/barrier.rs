@@ -33,8 +33,7 @@ use std::time::{Duration, Instant};
 
 use super::primitive::{self, AtomicU32, Ordering};
 use crate::error::{Error, Result};
-use crate::segment::{self, Expect, Kind, Segment, SegmentOptions, Spec};
-use crate::types::TypeDesc;
+use crate::segment::{self, Kind, Segment, SegmentOptions, Spec};
 
 /// The largest number of parties a barrier accepts.
 pub const MAX_PARTIES: u32 = 0xffff;
@@ -342,14 +341,11 @@ unsafe impl Sync for RawBarrier {}
 unsafe impl Send for RawBarrier {}
 
 fn spec(parties: u32) -> Spec {
-    Spec {
-        kind: Kind::Barrier,
-        elem: TypeDesc::NONE,
-        capacity: 0,
-        control_len: std::mem::size_of::<RawBarrier>(),
-        data_len: 0,
-        params: [parties as u64, 0, 0, 0],
-    }
+    Spec::control_only(
+        Kind::Barrier,
+        std::mem::size_of::<RawBarrier>(),
+        [parties as u64, 0, 0, 0],
+    )
 }
 
 fn init_with(parties: u32) -> impl FnOnce(&Segment) -> Result<()> {
@@ -412,14 +408,11 @@ impl Barrier {
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_with(name: &str, opts: &SegmentOptions) -> Result<Barrier> {
-        let seg = segment::open_named(
+        let seg = segment::open_control_only(
             name,
-            &Expect {
-                kind: Kind::Barrier,
-                elem: Some(TypeDesc::NONE),
-                control_len: Some(std::mem::size_of::<RawBarrier>()),
-            },
             opts,
+            Kind::Barrier,
+            std::mem::size_of::<RawBarrier>(),
         )?;
         Ok(Barrier { seg })
     }

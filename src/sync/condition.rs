@@ -27,8 +27,7 @@ use std::time::{Duration, Instant};
 use super::mutex::{LockError, LockResult, MutexGuard, MutexSnapshot, RawMutex, RawMutexGuard};
 use super::primitive::{self, AtomicU32, Ordering};
 use crate::error::{Error, Result};
-use crate::segment::{self, Expect, Kind, Segment, SegmentOptions, Spec};
-use crate::types::TypeDesc;
+use crate::segment::{self, Kind, Segment, SegmentOptions, Spec};
 
 /// A condition variable that can be placed in any segment. 64 bytes, 64-byte aligned.
 ///
@@ -225,14 +224,11 @@ struct ConditionBlock {
 const _: () = assert!(std::mem::size_of::<ConditionBlock>() == 192);
 
 fn spec() -> Spec {
-    Spec {
-        kind: Kind::Condition,
-        elem: TypeDesc::NONE,
-        capacity: 0,
-        control_len: std::mem::size_of::<ConditionBlock>(),
-        data_len: 0,
-        params: [0; 4],
-    }
+    Spec::control_only(
+        Kind::Condition,
+        std::mem::size_of::<ConditionBlock>(),
+        [0; 4],
+    )
 }
 
 fn init_in(seg: &Segment) -> Result<()> {
@@ -318,14 +314,11 @@ impl Condition {
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_with(name: &str, opts: &SegmentOptions) -> Result<Condition> {
-        let seg = segment::open_named(
+        let seg = segment::open_control_only(
             name,
-            &Expect {
-                kind: Kind::Condition,
-                elem: Some(TypeDesc::NONE),
-                control_len: Some(std::mem::size_of::<ConditionBlock>()),
-            },
             opts,
+            Kind::Condition,
+            std::mem::size_of::<ConditionBlock>(),
         )?;
         Ok(Condition { seg })
     }

@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 
 use super::primitive::{self, AtomicU32, Ordering};
 use crate::error::Result;
-use crate::segment::{self, Expect, Kind, Segment, SegmentOptions, Spec};
-use crate::types::TypeDesc;
+use crate::segment::{self, Kind, Segment, SegmentOptions, Spec};
 
 const FLAG: u32 = 1;
 
@@ -193,14 +192,7 @@ unsafe impl Sync for RawEvent {}
 unsafe impl Send for RawEvent {}
 
 fn spec() -> Spec {
-    Spec {
-        kind: Kind::Event,
-        elem: TypeDesc::NONE,
-        capacity: 0,
-        control_len: std::mem::size_of::<RawEvent>(),
-        data_len: 0,
-        params: [0; 4],
-    }
+    Spec::control_only(Kind::Event, std::mem::size_of::<RawEvent>(), [0; 4])
 }
 
 fn init_in(seg: &Segment) -> Result<()> {
@@ -259,15 +251,8 @@ impl Event {
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_with(name: &str, opts: &SegmentOptions) -> Result<Event> {
-        let seg = segment::open_named(
-            name,
-            &Expect {
-                kind: Kind::Event,
-                elem: Some(TypeDesc::NONE),
-                control_len: Some(std::mem::size_of::<RawEvent>()),
-            },
-            opts,
-        )?;
+        let seg =
+            segment::open_control_only(name, opts, Kind::Event, std::mem::size_of::<RawEvent>())?;
         Ok(Event { seg })
     }
 

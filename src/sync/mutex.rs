@@ -31,9 +31,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::segment::{self, Expect, Kind, Segment, SegmentOptions, Spec};
+use crate::segment::{self, Kind, Segment, SegmentOptions, Spec};
 use crate::sys::{self, LockOutcome, PTHREAD_MUTEX_BYTES};
-use crate::types::TypeDesc;
 
 /// A robust process-shared mutex that can be placed in any segment, including inside a
 /// `#[repr(C)]` struct of your own. 128 bytes, 64-byte aligned.
@@ -508,14 +507,7 @@ pub struct Mutex {
 pub type MutexGuard<'a> = RawMutexGuard<'a>;
 
 fn mutex_spec() -> Spec {
-    Spec {
-        kind: Kind::Mutex,
-        elem: TypeDesc::NONE,
-        capacity: 0,
-        control_len: std::mem::size_of::<RawMutex>(),
-        data_len: 0,
-        params: [0; 4],
-    }
+    Spec::control_only(Kind::Mutex, std::mem::size_of::<RawMutex>(), [0; 4])
 }
 
 /// Initializes the RawMutex at the start of `seg`'s control block.
@@ -567,15 +559,8 @@ impl Mutex {
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_with(name: &str, opts: &SegmentOptions) -> Result<Mutex> {
-        let seg = segment::open_named(
-            name,
-            &Expect {
-                kind: Kind::Mutex,
-                elem: Some(TypeDesc::NONE),
-                control_len: Some(std::mem::size_of::<RawMutex>()),
-            },
-            opts,
-        )?;
+        let seg =
+            segment::open_control_only(name, opts, Kind::Mutex, std::mem::size_of::<RawMutex>())?;
         Ok(Mutex { seg })
     }
 

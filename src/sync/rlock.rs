@@ -26,9 +26,8 @@ use std::time::Duration;
 
 use super::mutex::{Guard, LockError, LockResult, MutexSnapshot, RawMutex, sealed};
 use crate::error::{Error, Result};
-use crate::segment::{self, Expect, Kind, Segment, SegmentOptions, Spec};
+use crate::segment::{self, Kind, Segment, SegmentOptions, Spec};
 use crate::sys;
-use crate::types::TypeDesc;
 
 /// A robust re-entrant lock that can be placed in any segment. 192 bytes, 64-byte
 /// aligned.
@@ -290,14 +289,7 @@ impl Guard for RLockGuard<'_> {
 }
 
 fn spec() -> Spec {
-    Spec {
-        kind: Kind::RLock,
-        elem: TypeDesc::NONE,
-        capacity: 0,
-        control_len: std::mem::size_of::<RawRLock>(),
-        data_len: 0,
-        params: [0; 4],
-    }
+    Spec::control_only(Kind::RLock, std::mem::size_of::<RawRLock>(), [0; 4])
 }
 
 fn init_in(seg: &Segment) -> Result<()> {
@@ -356,15 +348,8 @@ impl RLock {
     /// # Errors
     /// As [`open`](Self::open).
     pub fn open_with(name: &str, opts: &SegmentOptions) -> Result<RLock> {
-        let seg = segment::open_named(
-            name,
-            &Expect {
-                kind: Kind::RLock,
-                elem: Some(TypeDesc::NONE),
-                control_len: Some(std::mem::size_of::<RawRLock>()),
-            },
-            opts,
-        )?;
+        let seg =
+            segment::open_control_only(name, opts, Kind::RLock, std::mem::size_of::<RawRLock>())?;
         Ok(RLock { seg })
     }
 

@@ -29,8 +29,7 @@ use std::time::{Duration, Instant};
 
 use super::primitive::{self, AtomicU32, Ordering};
 use crate::error::{Error, Result};
-use crate::segment::{self, Expect, Kind, Segment, SegmentOptions, Spec};
-use crate::types::TypeDesc;
+use crate::segment::{self, Kind, Segment, SegmentOptions, Spec};
 
 /// A counting semaphore that can be placed in any segment. 64 bytes, 64-byte aligned.
 ///
@@ -283,25 +282,19 @@ unsafe impl Sync for RawSemaphore {}
 unsafe impl Send for RawSemaphore {}
 
 fn spec(value: u32, bounded: bool) -> Spec {
-    Spec {
-        kind: Kind::Semaphore,
-        elem: TypeDesc::NONE,
-        capacity: 0,
-        control_len: std::mem::size_of::<RawSemaphore>(),
-        data_len: 0,
-        params: [bounded as u64, value as u64, 0, 0],
-    }
+    Spec::control_only(
+        Kind::Semaphore,
+        std::mem::size_of::<RawSemaphore>(),
+        [bounded as u64, value as u64, 0, 0],
+    )
 }
 
 fn open_seg(name: &str, opts: &SegmentOptions, bounded: bool) -> Result<Segment> {
-    let seg = segment::open_named(
+    let seg = segment::open_control_only(
         name,
-        &Expect {
-            kind: Kind::Semaphore,
-            elem: Some(TypeDesc::NONE),
-            control_len: Some(std::mem::size_of::<RawSemaphore>()),
-        },
         opts,
+        Kind::Semaphore,
+        std::mem::size_of::<RawSemaphore>(),
     )?;
     let found_bounded = seg.info().params[0] == 1;
     if found_bounded != bounded {
