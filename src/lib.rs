@@ -1,9 +1,21 @@
 //! # shmkit
 //!
-//! Python's `multiprocessing` toolbox for native code, on named shared-memory segments:
-//! typed [`Value`] and [`Array`], a robust process-shared [`Mutex`] (a dead owner is
-//! detected and reported), and raw [`Segment`]s, shared by name between any processes,
-//! Rust or C, at memory speed.
+//! Python's `multiprocessing` toolbox for native code, on named shared-memory segments,
+//! shared by name between any processes, Rust or C, at memory speed:
+//!
+//! | multiprocessing | shmkit |
+//! |---|---|
+//! | `shared_memory.SharedMemory` | [`Segment`] |
+//! | `Value`, `Array` | [`Value<T>`](Value), [`Array<T>`](Array) |
+//! | `Lock`, `RLock` | [`Mutex`], [`RLock`]: robust, a dead owner is detected and reported |
+//! | `Semaphore`, `BoundedSemaphore` | [`Semaphore`], [`BoundedSemaphore`] |
+//! | `Event`, `Condition`, `Barrier` | [`Event`], [`Condition`], [`Barrier`] |
+//! | `Queue`, `JoinableQueue` | [`Queue<T>`](Queue), [`JoinableQueue<T>`](JoinableQueue) |
+//!
+//! Every primitive also has a `#[repr(C)]` raw form ([`RawMutex`], [`RawSemaphore`], ...)
+//! that can be placed inside any segment. [`inspect`] reads segments without touching
+//! them (the `shmkit` tool is built on it); [`dynamic`] offers the same values, arrays and
+//! queues with an element type known only at run time (the C API is built on it).
 //!
 //! ## Quick start
 //! ```
