@@ -320,13 +320,20 @@ pub(crate) fn spec<T: Shareable>(kind: Kind, capacity: usize) -> Result<Spec> {
 /// Checks the queue geometry of an open segment. With `desc`, against that element
 /// type; without, only for internal consistency (an untyped inspection).
 fn check_geometry(seg: &Segment, desc: Option<&TypeDesc>, name: &str) -> Result<(u64, usize)> {
-    let info = seg.info();
+    geometry(seg.info(), desc).map_err(|reason| Error::corrupt(name, reason))
+}
+
+/// [`check_geometry`] on a header alone (also what `shmkit show` uses): the capacity
+/// and the slot stride, or why the header's queue geometry does not hold together.
+pub(crate) fn geometry(
+    info: &SegmentInfo,
+    desc: Option<&TypeDesc>,
+) -> std::result::Result<(u64, usize), String> {
     let cap = info.capacity;
-    let corrupt = |reason: String| Error::corrupt(name, reason);
     if cap == 0 || cap > MAX_CAPACITY {
-        return Err(corrupt(format!(
+        return Err(format!(
             "queue capacity {cap} is not between 1 and {MAX_CAPACITY}"
-        )));
+        ));
     }
     let [stride, offset, lap, zero] = info.params;
     let expected = match desc {
@@ -337,22 +344,39 @@ fn check_geometry(seg: &Segment, desc: Option<&TypeDesc>, name: &str) -> Result<
         && offset >= 8
         && offset <= stride
         && info.elem_size <= stride - offset
+        && info.elem_align != 0
         && stride % info.elem_align.max(8) == 0
         && offset % info.elem_align == 0;
     if expected != Some([stride, offset, lap, zero]) || !sane {
-        return Err(corrupt(format!(
+        return Err(format!(
             "queue parameters [stride {stride}, value offset {offset}, one_lap {lap}, {zero}] do not fit {} elements of {}",
             cap,
             info.type_display()
-        )));
+        ));
     }
     if cap.checked_mul(stride) != Some(info.layout.data_len) {
-        return Err(corrupt(format!(
+        return Err(format!(
             "{cap} slots of {stride} bytes do not fill the {}-byte data area",
             info.layout.data_len
-        )));
+        ));
     }
     Ok((cap, stride as usize))
+}
+
+/// The slots of the first `max` messages between `head` and `len` messages later,
+/// oldest first, each with the stamp it shows when its message is published (for
+/// `shmkit show`). Any `head` works (a corrupt index is moved to the next lap, as the
+/// ring does); at most `min(len, max, cap)` entries.
+pub(crate) fn queued_slots(head: u64, len: u64, cap: u64, max: usize) -> Vec<(u64, u64)> {
+    let cap = cap.clamp(1, MAX_CAPACITY);
+    let n = len.min(cap).min(max as u64) as usize;
+    let mut out = Vec::with_capacity(n);
+    let mut pos = ring::sane_position(head, cap);
+    for _ in 0..n {
+        out.push((ring::slot_index(pos, cap), ring::published_stamp(pos, cap)));
+        pos = ring::next_position(pos, cap);
+    }
+    out
 }
 
 fn open_kind(

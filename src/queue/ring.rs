@@ -209,6 +209,40 @@ pub(crate) fn queue_len(head: u64, tail: u64, cap: u64) -> u64 {
     if (n as i64) < 0 { 0 } else { n.min(cap) }
 }
 
+/// The free-standing position arithmetic of [`Ring`] (for inspection, which has no
+/// ring): the slot index of `pos`.
+pub(crate) fn slot_index(pos: u64, cap: u64) -> u64 {
+    pos & (one_lap(cap) - 1)
+}
+
+/// The position after `pos` (as [`Ring`]'s `next`).
+pub(crate) fn next_position(pos: u64, cap: u64) -> u64 {
+    let shift = one_lap(cap).trailing_zeros();
+    if slot_index(pos, cap) + 1 < cap {
+        pos.wrapping_add(1)
+    } else {
+        ((pos >> shift).wrapping_add(1)) << shift
+    }
+}
+
+/// `pos`, or the start of its next lap when its index is past the capacity (as
+/// [`Ring`]'s `sane`).
+pub(crate) fn sane_position(pos: u64, cap: u64) -> u64 {
+    let shift = one_lap(cap).trailing_zeros();
+    if slot_index(pos, cap) < cap {
+        pos
+    } else {
+        ((pos >> shift).wrapping_add(1)) << shift
+    }
+}
+
+/// The stamp of the slot of `pos` once its message is published: the consumers' turn
+/// of that lap, nobody holding it.
+pub(crate) fn published_stamp(pos: u64, cap: u64) -> u64 {
+    let lap = pos >> one_lap(cap).trailing_zeros();
+    pack((lap.wrapping_mul(2) as u32).wrapping_add(1), 0)
+}
+
 /// A slot that stopped us, as we saw it (for the dead-holder check).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Blocker {
