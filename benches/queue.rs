@@ -190,7 +190,24 @@ fn w1_floor(n: usize) -> Stats {
     s
 }
 
-fn w1_shmkit(n: usize, mode: &str) -> Stats {
+/// Voluntary context switches (sleeps) so far: this process, and its waited-for children.
+fn sleeps() -> (i64, i64) {
+    let get = |who| {
+        let mut u = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY:
+        // - `u` is a writable rusage; getrusage writes it and nothing else.
+        let rc = unsafe { libc::getrusage(who, u.as_mut_ptr()) };
+        assert_eq!(rc, 0, "getrusage");
+        // SAFETY:
+        // - getrusage returned 0, so it initialized `u` (zeroed before anyway).
+        unsafe { u.assume_init() }.ru_nvcsw
+    };
+    (get(libc::RUSAGE_SELF), get(libc::RUSAGE_CHILDREN))
+}
+
+/// W1 for the shmkit queue; also how often each side slept per round trip (voluntary
+/// context switches, parent and echo child), so that the blocking row shows it blocked.
+fn w1_shmkit(n: usize, mode: &str) -> (Stats, f64, f64) {
     let (a, b) = (
         format!("{}-ping-{mode}", tag()),
         format!("{}-pong-{mode}", tag()),
@@ -201,6 +218,7 @@ fn w1_shmkit(n: usize, mode: &str) -> Stats {
     let pong = Queue::<u64>::create(&b, 8)
         .unwrap()
         .with_wait_policy(policy(mode));
+    let (self0, kids0) = sleeps();
     let mut kid = spawn("echo", &[&a, &b, mode]);
     let s = round_trips(n, n / 10, |i| {
         ping.put(i).unwrap();
@@ -208,7 +226,13 @@ fn w1_shmkit(n: usize, mode: &str) -> Stats {
     });
     ping.put(STOP).unwrap();
     kid.wait().unwrap();
-    s
+    let (self1, kids1) = sleeps();
+    let trips = (n + n / 10) as f64;
+    (
+        s,
+        (self1 - self0) as f64 / trips,
+        (kids1 - kids0) as f64 / trips,
+    )
 }
 
 fn uds_listener(what: &str) -> (UnixListener, String) {
@@ -343,23 +367,22 @@ fn main() {
     println!("### W1 ping-pong: 8-byte round trip between two processes\n");
     println!("| transport | round trips | median | p99 | median / floor | UDS median / this |");
     println!("|---|---:|---:|---:|---:|---:|");
+    let (spin, spin_sleeps, _) = w1_shmkit(fast, "spin");
+    let (default, default_sleeps, _) = w1_shmkit(slow, "default");
+    let (sleep, sleep_self, sleep_echo) = w1_shmkit(slow, "sleep");
     let rows: Vec<(&str, usize, Stats)> = vec![
         (
             "floor: one cache line bounced with atomics",
             fast,
             w1_floor(fast),
         ),
-        ("shmkit Queue, spin", fast, w1_shmkit(fast, "spin")),
+        ("shmkit Queue, spin", fast, spin),
         (
             "shmkit Queue, default (spin 50 µs, then sleep)",
             slow,
-            w1_shmkit(slow, "default"),
+            default,
         ),
-        (
-            "shmkit Queue, blocking (sleep at once)",
-            slow,
-            w1_shmkit(slow, "sleep"),
-        ),
+        ("shmkit Queue, blocking (sleep at once)", slow, sleep),
         ("Unix domain socket (blocking)", slow, w1_uds(slow)),
         ("pipe pair (blocking)", slow, w1_pipe(slow)),
     ];
@@ -374,6 +397,11 @@ fn main() {
             uds / s.median.as_secs_f64()
         );
     }
+    println!(
+        "\nSleeps (voluntary context switches) per round trip: spin {spin_sleeps:.2}, \
+         default {default_sleeps:.2}, sleep at once {sleep_self:.2} here and \
+         {sleep_echo:.2} in the echo process."
+    );
     println!(
         "\n### W2 throughput: 8-byte messages, one producer process to one consumer process\n"
     );

@@ -160,6 +160,11 @@ typedef enum shmkit_status {
    */
   SHMKIT_BROKEN_BARRIER = 21,
   /**
+   * The queue is closed (`shmkit_queue_shutdown`): a put puts nothing, and a get
+   * finds it drained.
+   */
+  SHMKIT_CLOSED = 22,
+  /**
    * A required pointer argument was NULL (or the handle was already closed).
    */
   SHMKIT_NULL_ARGUMENT = 100,
@@ -207,6 +212,14 @@ typedef struct shmkit_event shmkit_event;
  * A handle to a named robust process-shared lock (the C form of `shmkit::Mutex`).
  */
 typedef struct shmkit_mutex shmkit_mutex;
+
+/**
+ * A handle to a named queue or joinable queue (the C form of `shmkit::Queue<T>` and
+ * `shmkit::JoinableQueue<T>`). Made by `shmkit_queue_create` / `_open` /
+ * `_open_or_create` (or the `shmkit_joinable_queue_` ones), released by
+ * `shmkit_queue_close`.
+ */
+typedef struct shmkit_queue shmkit_queue;
 
 /**
  * A handle to a named robust re-entrant lock (the C form of `shmkit::RLock`).
@@ -817,6 +830,279 @@ enum shmkit_status shmkit_mutex_unlock(const struct shmkit_mutex *mutex);
  * `mutex` is NULL or a live handle.
  */
 enum shmkit_status shmkit_mutex_mark_consistent(const struct shmkit_mutex *mutex);
+
+/**
+ * Creates the queue `name` of up to `capacity` elements of `type` and writes a new
+ * handle to `*out`. The creating handle removes the name when it is closed.
+ *
+ * Returns `SHMKIT_ALREADY_EXISTS`, `SHMKIT_INVALID_NAME`, `SHMKIT_INVALID_ARGUMENT`
+ * (bad descriptor, capacity 0 or too large), `SHMKIT_PERMISSION_DENIED`, ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `type` is NULL or a valid descriptor; `out` is
+ * NULL or writable.
+ */
+enum shmkit_status shmkit_queue_create(const char *name,
+                                       const struct shmkit_type *type,
+                                       size_t capacity,
+                                       struct shmkit_queue **out);
+
+/**
+ * Opens the queue `name`, whose elements must be exactly `type`, and writes a new
+ * handle to `*out`.
+ *
+ * Returns `SHMKIT_NOT_FOUND`, `SHMKIT_TYPE_MISMATCH`, `SHMKIT_KIND_MISMATCH` (also for
+ * a joinable queue), `SHMKIT_CORRUPT`, ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `type` is NULL or a valid descriptor; `out` is
+ * NULL or writable.
+ */
+enum shmkit_status shmkit_queue_open(const char *name,
+                                     const struct shmkit_type *type,
+                                     struct shmkit_queue **out);
+
+/**
+ * Opens the queue `name`, creating it with `capacity` if it does not exist (an
+ * existing queue keeps its own capacity), and writes a new handle to `*out`. The
+ * handle removes the name when closed only if this call created it.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `type` is NULL or a valid descriptor; `out` is
+ * NULL or writable.
+ */
+enum shmkit_status shmkit_queue_open_or_create(const char *name,
+                                               const struct shmkit_type *type,
+                                               size_t capacity,
+                                               struct shmkit_queue **out);
+
+/**
+ * `shmkit_queue_create` for a joinable queue (`shmkit_queue_task_done`,
+ * `shmkit_queue_join`).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `type` is NULL or a valid descriptor; `out` is
+ * NULL or writable.
+ */
+enum shmkit_status shmkit_joinable_queue_create(const char *name,
+                                                const struct shmkit_type *type,
+                                                size_t capacity,
+                                                struct shmkit_queue **out);
+
+/**
+ * `shmkit_queue_open` for a joinable queue (`SHMKIT_KIND_MISMATCH` for a plain one).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `type` is NULL or a valid descriptor; `out` is
+ * NULL or writable.
+ */
+enum shmkit_status shmkit_joinable_queue_open(const char *name,
+                                              const struct shmkit_type *type,
+                                              struct shmkit_queue **out);
+
+/**
+ * `shmkit_queue_open_or_create` for a joinable queue.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `type` is NULL or a valid descriptor; `out` is
+ * NULL or writable.
+ */
+enum shmkit_status shmkit_joinable_queue_open_or_create(const char *name,
+                                                        const struct shmkit_type *type,
+                                                        size_t capacity,
+                                                        struct shmkit_queue **out);
+
+/**
+ * Closes `*queue` and sets it to NULL (a NULL `*queue` is a no-op). This releases the
+ * handle only; to close the queue itself for every process, see
+ * `shmkit_queue_shutdown`. The creating handle removes the name.
+ *
+ * # Safety
+ * `queue` is NULL or the address of a handle variable (NULL or a live handle) that no
+ * other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_queue_close(struct shmkit_queue **queue);
+
+/**
+ * Puts one element (`type->size` bytes at `elem`), waiting while the queue is full:
+ * at most `timeout_ns` nanoseconds, forever if negative.
+ *
+ * Returns `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED` (nothing put).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `elem` is NULL or readable for `type->size` bytes.
+ */
+enum shmkit_status shmkit_queue_put(const struct shmkit_queue *queue,
+                                    const void *elem,
+                                    int64_t timeout_ns);
+
+/**
+ * Puts one element if there is room now; `SHMKIT_WOULD_BLOCK` when full,
+ * `SHMKIT_CLOSED`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `elem` is NULL or readable for `type->size` bytes.
+ */
+enum shmkit_status shmkit_queue_try_put(const struct shmkit_queue *queue, const void *elem);
+
+/**
+ * Takes the oldest element into `out` (`type->size` bytes), waiting while the queue
+ * is empty: at most `timeout_ns` nanoseconds, forever if negative.
+ *
+ * Returns `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED` (closed and drained).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable for `type->size` bytes.
+ */
+enum shmkit_status shmkit_queue_get(const struct shmkit_queue *queue,
+                                    void *out,
+                                    int64_t timeout_ns);
+
+/**
+ * Takes the oldest element into `out` if there is one now; `SHMKIT_WOULD_BLOCK` when
+ * empty, `SHMKIT_CLOSED` when closed and drained.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable for `type->size` bytes.
+ */
+enum shmkit_status shmkit_queue_try_get(const struct shmkit_queue *queue, void *out);
+
+/**
+ * Puts the `count` elements at `elems` in order, waiting for room as needed (at most
+ * `timeout_ns` nanoseconds in all, forever if negative), waking consumers once per
+ * batch. Writes how many were put to `*put`: `count` on `SHMKIT_OK`, and also on
+ * `SHMKIT_TIMEOUT` and `SHMKIT_CLOSED`, where the first `*put` elements were put and
+ * the rest were not.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `elems` is NULL or readable for
+ * `count * type->size` bytes; `put` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_put_many(const struct shmkit_queue *queue,
+                                         const void *elems,
+                                         size_t count,
+                                         int64_t timeout_ns,
+                                         size_t *put);
+
+/**
+ * Puts as many of the `count` elements at `elems` as fit now, in order, and writes
+ * how many to `*put`. `SHMKIT_WOULD_BLOCK` (with `*put` = 0) if `count` > 0 and none
+ * fit; `SHMKIT_CLOSED` (with `*put` = 0) if the queue is closed.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `elems` is NULL or readable for
+ * `count * type->size` bytes; `put` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_try_put_many(const struct shmkit_queue *queue,
+                                             const void *elems,
+                                             size_t count,
+                                             size_t *put);
+
+/**
+ * Waits for at least one element (at most `timeout_ns` nanoseconds, forever if
+ * negative), then takes as many as are there, up to `max`, into `out`, and writes how
+ * many to `*got` (at least 1 unless `max` is 0). On `SHMKIT_TIMEOUT` and
+ * `SHMKIT_CLOSED` (closed and drained) `*got` is written too, as 0.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable for `max * type->size`
+ * bytes; `got` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_get_many(const struct shmkit_queue *queue,
+                                         void *out,
+                                         size_t max,
+                                         int64_t timeout_ns,
+                                         size_t *got);
+
+/**
+ * Takes as many elements as are there now, up to `max`, into `out`, and writes how
+ * many to `*got`. `SHMKIT_WOULD_BLOCK` (with `*got` = 0) if there were none,
+ * `SHMKIT_CLOSED` (with `*got` = 0) when closed and drained.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable for `max * type->size`
+ * bytes; `got` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_try_get_many(const struct shmkit_queue *queue,
+                                             void *out,
+                                             size_t max,
+                                             size_t *got);
+
+/**
+ * Writes the number of elements in the queue now to `*out` (approximate while other
+ * processes work).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_len(const struct shmkit_queue *queue, size_t *out);
+
+/**
+ * Writes how many elements fit in the queue to `*out`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_capacity(const struct shmkit_queue *queue, size_t *out);
+
+/**
+ * Writes whether the queue was closed (`shmkit_queue_shutdown`) to `*out`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_is_closed(const struct shmkit_queue *queue, bool *out);
+
+/**
+ * Closes the queue for every process (Python's `Queue.close`, as the library's
+ * `Queue::close`): puts fail with `SHMKIT_CLOSED` from now on, gets take what is left
+ * and then fail with `SHMKIT_CLOSED`; every waiter wakes. The handle stays valid
+ * (release it with `shmkit_queue_close`).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_queue_shutdown(const struct shmkit_queue *queue);
+
+/**
+ * Joinable queues: marks one element taken from the queue as processed.
+ * `SHMKIT_KIND_MISMATCH` on a plain queue; `SHMKIT_INVALID_ARGUMENT` if called more
+ * times than elements were put.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_queue_task_done(const struct shmkit_queue *queue);
+
+/**
+ * Joinable queues: waits until every element put has been marked done.
+ * `SHMKIT_KIND_MISMATCH` on a plain queue.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_queue_join(const struct shmkit_queue *queue);
+
+/**
+ * Joinable queues: `shmkit_queue_join` waiting at most `timeout_ns` nanoseconds
+ * (negative: forever). A wait for a state: returns `SHMKIT_OK` and writes to `*done`
+ * whether every element was marked done (false when the time ran out).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `done` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_join_timeout(const struct shmkit_queue *queue,
+                                             int64_t timeout_ns,
+                                             bool *done);
+
+/**
+ * Joinable queues: writes the number of elements put and not yet marked done to
+ * `*out`. `SHMKIT_KIND_MISMATCH` on a plain queue.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_unfinished(const struct shmkit_queue *queue, uint64_t *out);
 
 /**
  * Creates the re-entrant lock `name` (unlocked) and writes a new handle to `*out`. The

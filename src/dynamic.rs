@@ -1,5 +1,5 @@
-//! Values and arrays whose element type is known only at run time: [`DynValue`] and
-//! [`DynArray`].
+//! Values, arrays and queues whose element type is known only at run time:
+//! [`DynValue`], [`DynArray`] and [`DynQueue`].
 //!
 //! They open exactly the same segments as [`Value<T>`](crate::Value) and
 //! [`Array<T>`](crate::Array) (same kind, same type check, same lock), with the element
@@ -31,6 +31,8 @@ use crate::segment::{Segment, SegmentOptions};
 use crate::sync::{RawMutex, raw_mutex_in};
 use crate::types::{AtomicInt, TypeDesc};
 use crate::value::{anonymous_value_segment, create_value_segment, open_value_segment};
+
+pub use crate::queue::DynQueue;
 
 fn size_mismatch(what: &str, expected: usize, found: usize) -> Error {
     Error::InvalidArgument(format!("{what}: expected {expected} bytes, got {found}"))

@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use zerocopy::FromBytes;
 
 use crate::error::{Error, Result};
+use crate::queue::{self, QueueSnapshot};
 use crate::segment::{
     self, FORMAT_VERSION, HEADER_LEN, Kind, MAGIC, OS_PREFIX, RawHeader, STATE_INITIALIZING,
     STATE_POISONED, STATE_READY, SegmentInfo,
@@ -438,7 +439,7 @@ pub fn inspect(name: &str, opts: &InspectOptions) -> Result<Snapshot> {
     snap.control = control;
 
     // Data: a bounded window.
-    let window = data_window(&info, opts);
+    let window = data_window(&info, &snap.control, opts);
     if !window.is_empty() {
         let mut data = vec![0u8; (window.end - window.start) as usize];
         let got = read(info.layout.data_offset + window.start, &mut data)?;
@@ -468,7 +469,9 @@ fn has_elements(kind: Kind) -> bool {
 }
 
 /// The byte range of the data area to copy, bounded by the data length and the options.
-fn data_window(info: &SegmentInfo, opts: &InspectOptions) -> Range<u64> {
+/// A queue's default window is its whole data area when that fits, otherwise whole
+/// slots starting at the head's slot (so the oldest messages are the ones shown).
+fn data_window(info: &SegmentInfo, control: &[u8], opts: &InspectOptions) -> Range<u64> {
     let data_len = info.layout.data_len;
     let max = opts.max_data_bytes.min(MAX_DATA_COPY);
     let (start, end) = if has_elements(info.kind) && info.elem_size > 0 {
@@ -478,12 +481,30 @@ fn data_window(info: &SegmentInfo, opts: &InspectOptions) -> Range<u64> {
         // Whole elements only.
         let max = max - max % info.elem_size;
         (start, end.min(start.saturating_add(max)))
+    } else if let (None, Some(start)) = (&opts.range, queue_head_offset(info, control, max)) {
+        let stride = info.params[0];
+        (start, start.saturating_add(max - max % stride))
     } else {
         let r = opts.range.clone().unwrap_or(0..u64::MAX);
         (r.start, r.end.min(r.start.saturating_add(max)))
     };
     let start = start.min(data_len);
     start..end.clamp(start, data_len)
+}
+
+/// For a queue whose data area is larger than `max` bytes and whose geometry holds
+/// together, the byte offset of the head's slot (bounded: the index is masked and
+/// checked against the capacity before use).
+fn queue_head_offset(info: &SegmentInfo, control: &[u8], max: u64) -> Option<u64> {
+    if !matches!(info.kind, Kind::Queue | Kind::JoinableQueue)
+        || info.layout.data_len <= max
+        || queue::geometry(info, None).is_err()
+    {
+        return None;
+    }
+    let head = u64::from_ne_bytes(control.get(64..72)?.try_into().ok()?);
+    let idx = queue::queued_slots(head, 1, info.capacity, 1).first()?.0;
+    idx.checked_mul(info.params[0])
 }
 
 /// What a kind's view function gets: the validated header and copies of the bytes.
@@ -512,6 +533,7 @@ pub fn decode_view(input: &ViewInput<'_>) -> KindView {
         Kind::Event => view_event(input),
         Kind::Condition => view_condition(input),
         Kind::Barrier => view_barrier(input),
+        Kind::Queue | Kind::JoinableQueue => view_queue(input),
         other => KindView::unavailable(other.name()),
     }
 }
@@ -766,6 +788,139 @@ fn view_array(input: &ViewInput<'_>) -> KindView {
     v.fields.push(("length", Field::U64(input.info.capacity)));
     elements(input, "values", &mut v);
     v
+}
+
+/// The most queued messages `show` decodes.
+pub const MAX_QUEUED_SHOWN: usize = 4096;
+
+fn view_queue(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    let info = input.info;
+    let what = if info.kind == Kind::JoinableQueue {
+        "a joinable queue"
+    } else {
+        "a queue"
+    };
+    let geometry = queue::geometry(info, None);
+    if let Err(reason) = &geometry {
+        v.notes.push(reason.clone());
+    }
+    // The copied window, cut to whole slots (none when the geometry is broken).
+    let stride = geometry.as_ref().map_or(0, |&(_, s)| s as u64);
+    let (window, first_slot) = if stride == 0 || input.data_offset % stride != 0 {
+        (&input.data[..0], 0)
+    } else {
+        let whole = input.data.len() - input.data.len() % stride as usize;
+        (&input.data[..whole], input.data_offset / stride)
+    };
+    let Some(q) = QueueSnapshot::from_bytes(info, input.control, window) else {
+        too_short(&mut v, input, what);
+        return v;
+    };
+    let scanned = window.len() as u64 / stride.max(1);
+    v.fields.push(("capacity", Field::U64(q.capacity)));
+    v.fields.push(("len", Field::U64(q.len)));
+    v.fields.push(("head", Field::U64(q.head)));
+    v.fields.push(("tail", Field::U64(q.tail)));
+    v.fields
+        .push(("waiting_producers", Field::U64(q.waiting_producers.into())));
+    v.fields
+        .push(("waiting_consumers", Field::U64(q.waiting_consumers.into())));
+    v.fields.push(("closed", Field::Bool(q.closed)));
+    v.fields.push(("scanned_slots", Field::U64(scanned)));
+    v.fields.push(("writing", Field::U64(q.writing)));
+    v.fields.push(("reading", Field::U64(q.reading)));
+    v.fields
+        .push(("dead_producer_slots", Field::U64(q.dead_producer_slots)));
+    v.fields
+        .push(("dead_consumer_slots", Field::U64(q.dead_consumer_slots)));
+    v.fields.push((
+        "skipped_dead_producers",
+        Field::U64(q.skipped_dead_producers),
+    ));
+    v.fields.push((
+        "dropped_dead_consumers",
+        Field::U64(q.dropped_dead_consumers),
+    ));
+    if let Some(u) = q.unfinished {
+        v.fields.push(("unfinished", Field::U64(u)));
+    }
+    if scanned < q.capacity && stride != 0 {
+        v.notes.push(format!(
+            "writing, reading and the dead-holder counts cover slots {first_slot}..{} of {} (the data window; --max-bytes reads more)",
+            first_slot + scanned,
+            q.capacity
+        ));
+    }
+    if q.dead_producer_slots + q.dead_consumer_slots > 0 {
+        v.notes.push(format!(
+            "{} slot(s) are held by dead processes; the next put or get that reaches them repairs them",
+            q.dead_producer_slots + q.dead_consumer_slots
+        ));
+    }
+    if q.waiting_producers != 0 || q.waiting_consumers != 0 {
+        v.notes.push(
+            "waiting_producers and waiting_consumers count processes recorded as sleeping; one killed while waiting stays counted (it only costs a wake-up system call)"
+                .into(),
+        );
+    }
+    if geometry.is_ok() {
+        queued(input, &q, window, first_slot, &mut v);
+    }
+    v
+}
+
+/// The published messages between head and tail that lie in the copied window, oldest
+/// first: numbers for a primitive type, their bytes otherwise.
+fn queued(
+    input: &ViewInput<'_>,
+    q: &QueueSnapshot,
+    window: &[u8],
+    first_slot: u64,
+    v: &mut KindView,
+) {
+    let info = input.info;
+    let (stride, offset, size) = (
+        info.params[0] as usize,
+        info.params[1] as usize,
+        info.elem_size as usize,
+    );
+    let in_window = (window.len() / stride.max(1)) as u64;
+    let mut bytes = Vec::new();
+    let (mut shown, mut missing) = (0u64, 0u64);
+    for (idx, want) in queue::queued_slots(q.head, q.len, q.capacity, MAX_QUEUED_SHOWN) {
+        // Bounded: `idx` < capacity, and only slots inside the copied window are read.
+        let Some(rel) = idx.checked_sub(first_slot).filter(|&r| r < in_window) else {
+            missing += 1;
+            continue;
+        };
+        let slot = &window[rel as usize * stride..(rel as usize + 1) * stride];
+        let stamp = u64::from_ne_bytes(slot[..8].try_into().unwrap_or_default());
+        if stamp != want {
+            // Being written or read, or held by a dead process: not a queued value.
+            continue;
+        }
+        bytes.extend_from_slice(&slot[offset..offset + size]);
+        shown += 1;
+    }
+    if missing > 0 || q.len > MAX_QUEUED_SHOWN as u64 {
+        v.notes.push(format!(
+            "{shown} of {} queued message(s) shown: the others lie outside the data window",
+            q.len
+        ));
+    }
+    match decode_primitives(&info.type_name, size, &bytes) {
+        Some(values) => v
+            .fields
+            .push(("queued", Field::Values { first: 0, values })),
+        None => v.fields.push((
+            "bytes",
+            Field::Bytes {
+                offset: input.data_offset,
+                bytes: input.data.to_vec(),
+            },
+        )),
+    }
 }
 
 /// Decodes the copied elements as numbers when the type is a primitive, as bytes

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use shmkit::inspect::{self, InspectOptions, State};
-use shmkit::{Array, Mutex, SegmentOptions, Value};
+use shmkit::{Array, JoinableQueue, Mutex, Queue, SegmentOptions, Value};
 
 fn shmkit(args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
@@ -171,6 +171,106 @@ fn show_prints_values_and_ranges() {
     let text = stdout(&shmkit(&["show", &p]));
     assert!(text.contains("61 62 01 ff"), "{text}");
     assert!(!text.contains('\x01'));
+}
+
+#[test]
+fn show_of_a_queue_lists_len_state_and_queued_values() {
+    let name = common::unique_name("show-queue");
+    let q = Queue::<u32>::create(&name, 8).unwrap();
+    for v in [5, 6, 7, 8] {
+        q.put(v).unwrap();
+    }
+    assert_eq!(q.get().unwrap(), 5);
+    let text = stdout(&shmkit(&["show", &name]));
+    assert!(text.contains("len                  3"), "{text}");
+    assert!(text.contains("capacity             8"), "{text}");
+    assert!(text.contains("closed               no"), "{text}");
+    assert!(text.contains("[0] 6  7  8"), "{text}");
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(j["view"]["available"], true);
+    assert_eq!(f["len"], 3);
+    assert_eq!(f["capacity"], 8);
+    assert_eq!(f["head"], 1);
+    assert_eq!(f["tail"], 4);
+    assert_eq!(f["closed"], false);
+    assert_eq!(f["writing"], 0);
+    assert_eq!(f["scanned_slots"], 8);
+    assert_eq!(f["queued"]["values"], serde_json::json!([6, 7, 8]));
+    assert!(f.get("unfinished").is_none());
+    // A put caught between claiming its slot and publishing (this live process).
+    assert!(q.abandon_claim_for_tests(false));
+    let j = json(&["show", &name, "--json"]);
+    assert_eq!(j["view"]["fields"]["writing"], 1);
+    assert_eq!(j["view"]["fields"]["dead_producer_slots"], 0);
+    q.close();
+    assert_eq!(
+        json(&["show", &name, "--json"])["view"]["fields"]["closed"],
+        true
+    );
+}
+
+#[test]
+fn show_of_a_wrapped_queue_bigger_than_the_window_starts_at_the_head() {
+    let name = common::unique_name("show-queue-big");
+    // 1000 slots of 16 bytes: more than the default 4096-byte window.
+    let q = Queue::<u64>::create(&name, 1000).unwrap();
+    let mut next = 0u64;
+    for _ in 0..990 {
+        q.put(next).unwrap();
+        next += 1;
+    }
+    for want in 0..985 {
+        assert_eq!(q.get().unwrap(), want);
+    }
+    for _ in 0..10 {
+        q.put(next).unwrap();
+        next += 1;
+    }
+    // Queued now: 985..1000, wrapping from slot 985 to slot 4.
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(f["len"], 15);
+    assert_eq!(j["data"]["offset"], 985 * 16);
+    assert_eq!(
+        f["queued"]["values"],
+        serde_json::json!((985..1000).collect::<Vec<u64>>())
+    );
+    let j = json(&["show", &name, "--json", "--max-bytes", "32"]);
+    assert_eq!(
+        j["view"]["fields"]["queued"]["values"],
+        serde_json::json!([985, 986])
+    );
+    let notes = j["view"]["notes"].to_string();
+    assert!(notes.contains("2 of 15 queued"), "{notes}");
+}
+
+#[test]
+fn show_of_a_joinable_queue_has_unfinished_and_a_struct_queue_a_hex_dump() {
+    let name = common::unique_name("show-jq");
+    let q = JoinableQueue::<i16>::create(&name, 4).unwrap();
+    q.put(-1).unwrap();
+    q.put(2).unwrap();
+    assert_eq!(q.get().unwrap(), -1);
+    let j = json(&["show", &name, "--json"]);
+    assert_eq!(j["segment"]["kind"], "joinable-queue");
+    assert_eq!(j["view"]["fields"]["unfinished"], 2);
+    assert_eq!(j["view"]["fields"]["len"], 1);
+    assert_eq!(
+        j["view"]["fields"]["queued"]["values"],
+        serde_json::json!([2])
+    );
+    q.task_done().unwrap();
+    let text = stdout(&shmkit(&["show", &name]));
+    assert!(text.contains("unfinished           1"), "{text}");
+
+    let p = common::unique_name("show-q-pair");
+    let q = Queue::<[u8; 4]>::create(&p, 2).unwrap();
+    q.put(*b"a\x01z!").unwrap();
+    let j = json(&["show", &p, "--json"]);
+    let hex = j["view"]["fields"]["bytes"]["hex"].as_str().unwrap();
+    assert!(hex.contains("61017a21"), "{hex}");
+    assert!(j["view"]["fields"].get("queued").is_none());
 }
 
 #[test]

@@ -62,6 +62,8 @@ struct Hostile {
     created_unix_ns: u64,
     control: Vec<u8>,
     data: Vec<u8>,
+    /// The header's kind-specific parameters (a queue's geometry).
+    params: [u64; 4],
     /// Byte flips applied after building (offset, xor).
     flips: Vec<(usize, u8)>,
 }
@@ -85,6 +87,11 @@ fn hostile() -> impl Strategy<Value = Hostile> {
         proptest::collection::vec(any::<u8>(), 0..400),
         proptest::collection::vec(any::<u8>(), 0..300),
         proptest::collection::vec((0usize..1200, any::<u8>()), 0..4),
+        prop_oneof![
+            Just([0u64; 4]),
+            any::<[u64; 4]>(),
+            (0u64..6, 0u64..3, 0u64..70).prop_map(|(s, o, l)| [s * 8, o * 8, l, 0]),
+        ],
     )
         .prop_map(
             |(
@@ -95,6 +102,7 @@ fn hostile() -> impl Strategy<Value = Hostile> {
                 control,
                 data,
                 flips,
+                params,
             )| Hostile {
                 kind,
                 state,
@@ -106,9 +114,70 @@ fn hostile() -> impl Strategy<Value = Hostile> {
                 created_unix_ns,
                 control,
                 data,
+                params,
                 flips,
             },
         )
+}
+
+/// A queue (kind 10 or 12) whose geometry holds together, with random control bytes
+/// (head, tail and counters anywhere) and random slots (stamps naming any turn and pid,
+/// live or dead).
+fn hostile_queue() -> impl Strategy<Value = Hostile> {
+    (
+        prop_oneof![Just(10u32), Just(12u32)],
+        prop_oneof![
+            Just((b"u64".to_vec(), 3u32)),
+            Just((b"u8".to_vec(), 0)),
+            Just((b"Pair".to_vec(), 2))
+        ],
+        1u64..40,
+        proptest::collection::vec(any::<u8>(), 320..=320),
+        prop_oneof![any::<u64>(), 0u64..200],
+        prop_oneof![any::<u64>(), 0u64..200],
+        proptest::collection::vec(any::<u64>(), 0..40),
+        proptest::collection::vec(any::<u8>(), 0..640),
+    )
+        .prop_map(
+            |(kind, (type_name, align_log2), cap, mut control, head, tail, stamps, fill)| {
+                control[..8].copy_from_slice(&tail.to_ne_bytes());
+                control[64..72].copy_from_slice(&head.to_ne_bytes());
+                let align = 1u64 << align_log2;
+                let offset = align.max(8);
+                let stride = round_up(offset + align, offset);
+                let mut data = vec![0u8; (cap * stride) as usize];
+                for (i, b) in data.iter_mut().enumerate() {
+                    *b = fill.get(i % fill.len().max(1)).copied().unwrap_or(0);
+                }
+                for (i, st) in stamps.iter().enumerate().take(cap as usize) {
+                    // Half the stamps as written, half with a small turn and this pid or pid 1.
+                    let st = if st % 2 == 0 {
+                        *st
+                    } else {
+                        (st >> 60 << 32)
+                            | if st % 3 == 0 {
+                                1
+                            } else {
+                                u64::from(std::process::id())
+                            }
+                    };
+                    let at = i * stride as usize;
+                    data[at..at + 8].copy_from_slice(&st.to_ne_bytes());
+                }
+                Hostile {
+                    params: [stride, offset, cap.next_power_of_two(), 0],
+                    ..sample(kind, &type_name, cap, control, data)
+                }
+            },
+        )
+        .prop_map(|h| Hostile {
+            elem_align_log2: match h.type_name.as_slice() {
+                b"u64" => 3,
+                b"Pair" => 2,
+                _ => 0,
+            },
+            ..h
+        })
 }
 
 /// A header that validates (apart from what the random fields break on purpose), the
@@ -142,7 +211,7 @@ fn build(h: &Hostile) -> Vec<u8> {
         created_unix_ns: h.created_unix_ns,
         type_name_len: h.type_name.len() as u32,
         reserved0: 0,
-        params: [0; 4],
+        params: h.params,
         type_name,
         reserved1: [0; 48],
     };
@@ -224,6 +293,19 @@ proptest! {
     }
 
     #[test]
+    fn inspect_survives_hostile_queues(h in hostile_queue(), start in 0u64..700, len in 0u64..700) {
+        let f = Planted::new(&build(&h));
+        let snap = inspect::inspect(&f.name, &InspectOptions::default()).unwrap();
+        prop_assert_eq!(snap.state, inspect::State::Ready, "{:?}", snap.problems);
+        prop_assert!(snap.view.available);
+        prop_assert!(snap.view.field("len").is_some(), "{:?}", snap.view);
+        // The geometry holds, so the slots were scanned and decoded.
+        prop_assert!(!snap.view.notes.iter().any(|n| n.contains("queue parameters") || n.contains("slots of")), "{:?}", snap.view.notes);
+        prop_assert!(matches!(snap.view.field("scanned_slots"), Some(inspect::Field::U64(n)) if *n > 0));
+        check_inspect(&f.name, Some(start..start + len));
+    }
+
+    #[test]
     fn inspect_survives_hostile_headers(h in hostile(), start in 0u64..50, len in 0u64..50) {
         let f = Planted::new(&build(&h));
         check_inspect(&f.name, Some(start..start + len));
@@ -233,6 +315,15 @@ proptest! {
 proptest! {
     // Each case runs the binary three times: fewer cases.
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn show_survives_hostile_queues(h in hostile_queue()) {
+        let f = Planted::new(&build(&h));
+        check_binary(&["show", &f.name]);
+        let j = check_binary(&["show", &f.name, "--json", "--max-bytes", "40"]);
+        let v: serde_json::Value = serde_json::from_str(&j).expect("show --json parses");
+        prop_assert_eq!(&v["view"]["available"], &serde_json::json!(true));
+    }
 
     #[test]
     fn show_and_list_survive_hostile_segments(h in hostile(), raw in any::<bool>()) {
@@ -287,6 +378,7 @@ fn sample(kind: u32, type_name: &[u8], capacity: u64, control: Vec<u8>, data: Ve
         created_unix_ns: 1,
         control,
         data,
+        params: [0; 4],
         flips: vec![],
     }
 }

@@ -47,6 +47,7 @@ pub mod event;
 pub mod handle;
 pub mod lock;
 pub mod mutex;
+pub mod queue;
 pub mod rlock;
 pub mod segment;
 pub mod semaphore;

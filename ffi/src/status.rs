@@ -59,6 +59,9 @@ pub enum shmkit_status {
     /// The barrier is broken (aborted, another party timed out, or reset while this
     /// party waited); it stays broken until `shmkit_barrier_reset`.
     SHMKIT_BROKEN_BARRIER = 21,
+    /// The queue is closed (`shmkit_queue_shutdown`): a put puts nothing, and a get
+    /// finds it drained.
+    SHMKIT_CLOSED = 22,
     /// A required pointer argument was NULL (or the handle was already closed).
     SHMKIT_NULL_ARGUMENT = 100,
     /// shmkit panicked; the call had no effect that can be relied on. Please report it.
@@ -97,6 +100,7 @@ impl shmkit_status {
             Error::NotOwner { .. } => SHMKIT_NOT_OWNER,
             Error::OverRelease { .. } => SHMKIT_OVER_RELEASE,
             Error::BrokenBarrier(_) => SHMKIT_BROKEN_BARRIER,
+            Error::Closed => SHMKIT_CLOSED,
             _ => SHMKIT_UNKNOWN_ERROR,
         }
     }
@@ -149,6 +153,10 @@ pub(crate) fn message(code: c_int) -> &'static CStr {
             c"the semaphore was released more times than its bound allows",
         ),
         (SHMKIT_BROKEN_BARRIER, c"the barrier is broken"),
+        (
+            SHMKIT_CLOSED,
+            c"the queue is closed (and drained, for a get)",
+        ),
         (SHMKIT_NULL_ARGUMENT, c"a required argument was NULL"),
         (SHMKIT_PANIC, c"internal error: shmkit panicked"),
         (

@@ -72,6 +72,11 @@ fn c_api_barrier() {
 }
 
 #[test]
+fn c_api_queue() {
+    run_c_test("queue.c");
+}
+
+#[test]
 fn header_compiles_as_cxx() {
     let _ = support::static_lib();
     let src = c_test("header.cpp");

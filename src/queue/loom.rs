@@ -30,6 +30,7 @@ unsafe impl Sync for HeapSlots {}
 
 impl Slots for HeapSlots {
     type Item = u64;
+    type Out = u64;
 
     fn stamp(&self, idx: usize) -> &AtomicU64 {
         &self.stamps[idx]
@@ -40,9 +41,9 @@ impl Slots for HeapSlots {
         self.values[idx].with_mut(|p| unsafe { *p = *v });
     }
 
-    unsafe fn read(&self, idx: usize) -> u64 {
+    unsafe fn read(&self, idx: usize, out: &mut u64) {
         // SAFETY: as in `write`.
-        self.values[idx].with(|p| unsafe { *p })
+        *out = self.values[idx].with(|p| unsafe { *p });
     }
 }
 
@@ -83,10 +84,25 @@ fn put(m: &Model, v: u64) {
 }
 
 fn get(m: &Model) -> u64 {
-    match m.ring.get(NO_SPIN, None) {
+    match blocking_get(m) {
         Waited::Done(v) => v,
         other => panic!("expected a message, got {other:?}"),
     }
+}
+
+fn blocking_get(m: &Model) -> Waited<u64> {
+    let mut v = 0;
+    match m.ring.get(NO_SPIN, None, &mut v) {
+        Waited::Done(()) => Waited::Done(v),
+        Waited::Closed => Waited::Closed,
+        Waited::Timeout => Waited::Timeout,
+    }
+}
+
+/// A non-blocking get: the message, or `None` when empty.
+fn try_get(m: &Model) -> Option<u64> {
+    let mut v = 0;
+    (m.ring.try_get(&mut v) == TryGet::Done).then_some(v)
 }
 
 /// One producer, one consumer, a ring smaller than the stream: order, no loss, and both
@@ -159,14 +175,11 @@ fn try_put_try_get_race() {
             let m = m.clone();
             thread::spawn(move || m.ring.try_put(&7))
         };
-        let first = m.ring.try_get();
+        let first = try_get(&m);
         let put = p.join().unwrap();
         assert_eq!(put, TryPut::Done);
-        let second = m.ring.try_get();
-        let seen = [first, second]
-            .iter()
-            .filter(|r| matches!(r, TryGet::Done(7)))
-            .count();
+        let second = try_get(&m);
+        let seen = [first, second].iter().filter(|r| **r == Some(7)).count();
         assert_eq!(seen, 1, "{first:?} then {second:?}");
     });
 }
@@ -178,7 +191,7 @@ fn close_wakes_a_sleeping_consumer() {
         let m = model(1, false);
         let c = {
             let m = m.clone();
-            thread::spawn(move || m.ring.get(NO_SPIN, None))
+            thread::spawn(move || blocking_get(&m))
         };
         m.ring.close();
         assert_eq!(c.join().unwrap(), Waited::Closed);
@@ -192,7 +205,7 @@ fn close_after_put_still_delivers() {
         let m = model(1, false);
         let c = {
             let m = m.clone();
-            thread::spawn(move || m.ring.get(NO_SPIN, None))
+            thread::spawn(move || blocking_get(&m))
         };
         put(&m, 3);
         m.ring.close();

@@ -37,6 +37,7 @@
 //! # Ok::<(), shmkit::Error>(())
 //! ```
 
+mod dynamic;
 mod joinable;
 mod primitive;
 mod ring;
@@ -52,8 +53,11 @@ use crate::error::{Error, Result};
 use crate::segment::{self, Expect, Kind, Segment, SegmentInfo, SegmentOptions, Spec};
 use crate::types::{Shareable, TypeDesc};
 
+pub use dynamic::DynQueue;
 pub use joinable::JoinableQueue;
-use ring::{CONTROL_LEN, Control, Ring, SegSlots, TryGet, TryPut, Waited};
+use ring::{
+    Batch, BatchMut, ByteSlots, CONTROL_LEN, Control, Ring, SegSlots, Slots, TryGet, TryPut, Waited,
+};
 
 /// The largest capacity of a queue.
 pub const MAX_CAPACITY: u64 = 1 << 32;
@@ -290,19 +294,19 @@ fn params_for(desc: &TypeDesc, capacity: u64) -> Option<[u64; 4]> {
 }
 
 pub(crate) fn spec<T: Shareable>(kind: Kind, capacity: usize) -> Result<Spec> {
-    let desc = TypeDesc::of::<T>();
+    spec_of(kind, TypeDesc::of::<T>(), capacity)
+}
+
+/// The segment spec of a queue of `capacity` elements `desc`.
+pub(crate) fn spec_of(kind: Kind, desc: TypeDesc, capacity: usize) -> Result<Spec> {
     let cap = capacity as u64;
     if cap == 0 || cap > MAX_CAPACITY {
         return Err(Error::InvalidArgument(format!(
             "a queue's capacity must be between 1 and {MAX_CAPACITY}, not {capacity}"
         )));
     }
-    let too_large = || {
-        Error::InvalidArgument(format!(
-            "a queue of {capacity} {} is too large",
-            T::TYPE_NAME
-        ))
-    };
+    let too_large =
+        || Error::InvalidArgument(format!("a queue of {capacity} {} is too large", desc.name));
     let params = params_for(&desc, cap).ok_or_else(too_large)?;
     let data_len = capacity
         .checked_mul(params[0] as usize)
@@ -320,13 +324,20 @@ pub(crate) fn spec<T: Shareable>(kind: Kind, capacity: usize) -> Result<Spec> {
 /// Checks the queue geometry of an open segment. With `desc`, against that element
 /// type; without, only for internal consistency (an untyped inspection).
 fn check_geometry(seg: &Segment, desc: Option<&TypeDesc>, name: &str) -> Result<(u64, usize)> {
-    let info = seg.info();
+    geometry(seg.info(), desc).map_err(|reason| Error::corrupt(name, reason))
+}
+
+/// [`check_geometry`] on a header alone (also what `shmkit show` uses): the capacity
+/// and the slot stride, or why the header's queue geometry does not hold together.
+pub(crate) fn geometry(
+    info: &SegmentInfo,
+    desc: Option<&TypeDesc>,
+) -> std::result::Result<(u64, usize), String> {
     let cap = info.capacity;
-    let corrupt = |reason: String| Error::corrupt(name, reason);
     if cap == 0 || cap > MAX_CAPACITY {
-        return Err(corrupt(format!(
+        return Err(format!(
             "queue capacity {cap} is not between 1 and {MAX_CAPACITY}"
-        )));
+        ));
     }
     let [stride, offset, lap, zero] = info.params;
     let expected = match desc {
@@ -337,22 +348,39 @@ fn check_geometry(seg: &Segment, desc: Option<&TypeDesc>, name: &str) -> Result<
         && offset >= 8
         && offset <= stride
         && info.elem_size <= stride - offset
+        && info.elem_align != 0
         && stride % info.elem_align.max(8) == 0
         && offset % info.elem_align == 0;
     if expected != Some([stride, offset, lap, zero]) || !sane {
-        return Err(corrupt(format!(
+        return Err(format!(
             "queue parameters [stride {stride}, value offset {offset}, one_lap {lap}, {zero}] do not fit {} elements of {}",
             cap,
             info.type_display()
-        )));
+        ));
     }
     if cap.checked_mul(stride) != Some(info.layout.data_len) {
-        return Err(corrupt(format!(
+        return Err(format!(
             "{cap} slots of {stride} bytes do not fill the {}-byte data area",
             info.layout.data_len
-        )));
+        ));
     }
     Ok((cap, stride as usize))
+}
+
+/// The slots of the first `max` messages between `head` and `len` messages later,
+/// oldest first, each with the stamp it shows when its message is published (for
+/// `shmkit show`). Any `head` works (a corrupt index is moved to the next lap, as the
+/// ring does); at most `min(len, max, cap)` entries.
+pub(crate) fn queued_slots(head: u64, len: u64, cap: u64, max: usize) -> Vec<(u64, u64)> {
+    let cap = cap.clamp(1, MAX_CAPACITY);
+    let n = len.min(cap).min(max as u64) as usize;
+    let mut out = Vec::with_capacity(n);
+    let mut pos = ring::sane_position(head, cap);
+    for _ in 0..n {
+        out.push((ring::slot_index(pos, cap), ring::published_stamp(pos, cap)));
+        pos = ring::next_position(pos, cap);
+    }
+    out
 }
 
 fn open_kind(
@@ -372,28 +400,158 @@ fn open_kind(
     )
 }
 
-/// Builds the ring over a validated queue segment.
-fn ring_over<T: Shareable>(seg: &Segment, joinable: bool) -> Ring<SegSlots<T>> {
+/// A validated queue segment's geometry: (data area, capacity, stride, value offset).
+fn slot_geometry(seg: &Segment) -> (NonNull<u8>, usize, usize, usize) {
     let info = seg.info();
-    let (cap, stride, offset) = (
-        info.capacity,
+    let base = NonNull::new(seg.data_ptr()).expect("mapping is not null");
+    (
+        base,
+        info.capacity as usize,
         info.params[0] as usize,
         info.params[1] as usize,
-    );
+    )
+}
+
+/// Builds the ring over a validated queue segment and its slots.
+fn ring_with<S: Slots>(seg: &Segment, slots: S) -> Ring<S> {
+    let cap = seg.info().capacity;
+    let joinable = seg.info().kind == Kind::JoinableQueue;
     let ctl = NonNull::new(seg.control_ptr().cast::<Control>()).expect("mapping is not null");
-    let base = NonNull::new(seg.data_ptr()).expect("mapping is not null");
+    // SAFETY:
+    // - the control block is CONTROL_LEN bytes at a 64-aligned offset of the mapping
+    //   (validated control_len), and all its fields are atomics (or zero-sized); the
+    //   mapping outlives the ring (both live in one handle, the ring dropped first).
+    // - `slots` was built over this segment's `cap` slots; 1 <= cap <= 2^32 was
+    //   validated.
+    unsafe { Ring::new(ctl, slots, cap, joinable) }
+}
+
+/// Builds the typed ring over a validated queue segment.
+fn ring_over<T: Shareable>(seg: &Segment) -> Ring<SegSlots<T>> {
+    let (base, cap, stride, offset) = slot_geometry(seg);
     // SAFETY:
     // - the geometry was validated (check_geometry): `cap * stride` bytes of data area,
     //   aligned to max(64, align_of T), stride and offset multiples of the alignment,
     //   the value fits in the slot.
     // - the segment's mapping outlives the ring: both live in the same Queue, and the
     //   ring is dropped first.
-    let slots = unsafe { SegSlots::new(base, cap as usize, stride, offset) };
+    let slots = unsafe { SegSlots::new(base, cap, stride, offset) };
+    ring_with(seg, slots)
+}
+
+/// Builds the byte-copying ring over a queue segment validated for elements `elem`.
+fn byte_ring_over(seg: &Segment, elem: TypeDesc) -> Ring<ByteSlots> {
+    let (base, cap, stride, offset) = slot_geometry(seg);
     // SAFETY:
-    // - the control block is CONTROL_LEN bytes at a 64-aligned offset of the mapping
-    //   (validated control_len), and all its fields are atomics (or zero-sized).
-    // - `slots` has `cap` slots; 1 <= cap <= 2^32 was validated.
-    unsafe { Ring::new(ctl, slots, cap, joinable) }
+    // - the geometry was validated for `elem` (the segment was created from it, or
+    //   check_geometry compared it with `elem`): `cap * stride` bytes of data area,
+    //   aligned to max(64, elem.align), stride and offset multiples of the alignment,
+    //   `offset + elem.size <= stride`.
+    // - the segment's mapping outlives the ring: both live in the same DynQueue, and
+    //   the ring is dropped first.
+    let slots = unsafe { ByteSlots::new(base, cap, stride, offset, elem.size) };
+    ring_with(seg, slots)
+}
+
+// ---- The front logic shared by Queue<T> and DynQueue -------------------------------
+
+/// Why a call that moves several messages stopped before the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Closed,
+    Timeout,
+}
+
+/// Puts every item in order, waiting for room (until `deadline`); on an early stop,
+/// how many were put.
+fn put_all<S: Slots, B: Batch<S::Item> + ?Sized>(
+    ring: &Ring<S>,
+    items: &B,
+    spin: Duration,
+    deadline: Option<Instant>,
+) -> std::result::Result<(), (usize, Stop)> {
+    let total = items.count();
+    let mut done = 0;
+    while done < total {
+        let (n, last) = ring.try_put_many(items, done);
+        done += n;
+        match last {
+            TryPut::Done => {}
+            TryPut::Closed => return Err((done, Stop::Closed)),
+            TryPut::Full(_) => match ring.put(items.at(done), spin, deadline) {
+                Waited::Done(()) => done += 1,
+                Waited::Closed => return Err((done, Stop::Closed)),
+                Waited::Timeout => return Err((done, Stop::Timeout)),
+            },
+        }
+    }
+    Ok(())
+}
+
+/// Puts as many items as fit now; `Err` if the queue is closed and none was put.
+fn put_now<S: Slots, B: Batch<S::Item> + ?Sized>(
+    ring: &Ring<S>,
+    items: &B,
+) -> std::result::Result<usize, Stop> {
+    match ring.try_put_many(items, 0) {
+        (0, TryPut::Closed) => Err(Stop::Closed),
+        (n, _) => Ok(n),
+    }
+}
+
+/// A non-blocking get that tells an empty queue from a closed and drained one.
+fn get_now<S: Slots>(ring: &Ring<S>, out: &mut S::Out) -> std::result::Result<(), GetError> {
+    match ring.try_get(out) {
+        TryGet::Done => Ok(()),
+        TryGet::Empty(Some(_)) => Err(GetError::Empty),
+        TryGet::Empty(None) => {
+            if ring.is_closed() {
+                match ring.try_get(out) {
+                    TryGet::Done => Ok(()),
+                    TryGet::Empty(Some(_)) => Err(GetError::Empty),
+                    TryGet::Empty(None) => Err(GetError::Closed),
+                }
+            } else {
+                Err(GetError::Empty)
+            }
+        }
+    }
+}
+
+/// Waits (until `deadline`) for at least one message, then takes as many as are there,
+/// up to the places in `out`.
+fn get_some<S: Slots, B: BatchMut<S::Out> + ?Sized>(
+    ring: &Ring<S>,
+    out: &mut B,
+    spin: Duration,
+    deadline: Option<Instant>,
+) -> std::result::Result<usize, Stop> {
+    if out.count() == 0 {
+        return Ok(0);
+    }
+    let n = ring.try_get_many(out, 0);
+    if n > 0 {
+        return Ok(n);
+    }
+    match ring.get(spin, deadline, out.at_mut(0)) {
+        Waited::Done(()) => Ok(1 + ring.try_get_many(out, 1)),
+        Waited::Closed => Err(Stop::Closed),
+        Waited::Timeout => Err(Stop::Timeout),
+    }
+}
+
+/// Takes as many messages as are there now, without waiting.
+fn get_many_now<S: Slots, B: BatchMut<S::Out> + ?Sized>(
+    ring: &Ring<S>,
+    out: &mut B,
+) -> std::result::Result<usize, GetError> {
+    if out.count() == 0 {
+        return Ok(0);
+    }
+    match ring.try_get_many(out, 0) {
+        0 => get_now(ring, out.at_mut(0)).map(|()| 1),
+        n => Ok(n),
+    }
 }
 
 /// A bounded FIFO queue of `T` shared between processes. See the [module
@@ -484,9 +642,8 @@ impl<T: Shareable> Queue<T> {
     }
 
     fn wrap(seg: Segment) -> Self {
-        let joinable = seg.info().kind == Kind::JoinableQueue;
         Queue {
-            ring: ring_over::<T>(&seg, joinable),
+            ring: ring_over::<T>(&seg),
             seg,
             policy: WaitPolicy::default(),
         }
@@ -558,21 +715,7 @@ impl<T: Shareable> Queue<T> {
     /// [`PutError::Closed`]`(n)` if the queue is (or gets) closed: the first `n` items
     /// were put, the rest were not.
     pub fn put_many(&self, items: &[T]) -> Result<(), PutError<usize>> {
-        let mut done = 0;
-        while done < items.len() {
-            let (n, last) = self.ring.try_put_many(&items[done..]);
-            done += n;
-            match last {
-                TryPut::Done => {}
-                TryPut::Closed => return Err(PutError::Closed(done)),
-                TryPut::Full(_) => match self.ring.put(&items[done], self.policy.spin, None) {
-                    Waited::Done(()) => done += 1,
-                    Waited::Closed => return Err(PutError::Closed(done)),
-                    Waited::Timeout => unreachable!("no deadline"),
-                },
-            }
-        }
-        Ok(())
+        put_all(&self.ring, items, self.policy.spin, None).map_err(|(n, _)| PutError::Closed(n))
     }
 
     /// Puts as many of `items` as fit now, in order, without waiting; returns how many.
@@ -580,10 +723,7 @@ impl<T: Shareable> Queue<T> {
     /// # Errors
     /// [`PutError::Closed`]`(0)` if the queue is closed.
     pub fn try_put_many(&self, items: &[T]) -> Result<usize, PutError<usize>> {
-        match self.ring.try_put_many(items) {
-            (0, TryPut::Closed) => Err(PutError::Closed(0)),
-            (n, _) => Ok(n),
-        }
+        put_now(&self.ring, items).map_err(|_| PutError::Closed(0))
     }
 
     /// Takes the oldest message, waiting while the queue is empty.
@@ -591,8 +731,9 @@ impl<T: Shareable> Queue<T> {
     /// # Errors
     /// [`GetError::Closed`] once the queue is closed and drained.
     pub fn get(&self) -> Result<T, GetError> {
-        match self.ring.get(self.policy.spin, None) {
-            Waited::Done(v) => Ok(v),
+        let mut v = T::new_zeroed();
+        match self.ring.get(self.policy.spin, None, &mut v) {
+            Waited::Done(()) => Ok(v),
             Waited::Closed => Err(GetError::Closed),
             Waited::Timeout => unreachable!("no deadline"),
         }
@@ -603,8 +744,12 @@ impl<T: Shareable> Queue<T> {
     /// # Errors
     /// [`GetError::Timeout`] after at least `timeout`, or [`GetError::Closed`].
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
-        match self.ring.get(self.policy.spin, Self::deadline(timeout)) {
-            Waited::Done(v) => Ok(v),
+        let mut v = T::new_zeroed();
+        match self
+            .ring
+            .get(self.policy.spin, Self::deadline(timeout), &mut v)
+        {
+            Waited::Done(()) => Ok(v),
             Waited::Closed => Err(GetError::Closed),
             Waited::Timeout => Err(GetError::Timeout(timeout)),
         }
@@ -615,21 +760,8 @@ impl<T: Shareable> Queue<T> {
     /// # Errors
     /// [`GetError::Empty`], or [`GetError::Closed`] if closed and drained.
     pub fn try_get(&self) -> Result<T, GetError> {
-        match self.ring.try_get() {
-            TryGet::Done(v) => Ok(v),
-            TryGet::Empty(Some(_)) => Err(GetError::Empty),
-            TryGet::Empty(None) => {
-                if self.ring.is_closed() {
-                    match self.ring.try_get() {
-                        TryGet::Done(v) => Ok(v),
-                        TryGet::Empty(Some(_)) => Err(GetError::Empty),
-                        TryGet::Empty(None) => Err(GetError::Closed),
-                    }
-                } else {
-                    Err(GetError::Empty)
-                }
-            }
-        }
+        let mut v = T::new_zeroed();
+        get_now(&self.ring, &mut v).map(|()| v)
     }
 
     /// Waits for at least one message, then takes as many as are there, up to
@@ -638,7 +770,7 @@ impl<T: Shareable> Queue<T> {
     /// # Errors
     /// [`GetError::Closed`] once the queue is closed and drained.
     pub fn get_many(&self, out: &mut [T]) -> Result<usize, GetError> {
-        self.get_many_deadline(out, None, None)
+        get_some(&self.ring, out, self.policy.spin, None).map_err(|_| GetError::Closed)
     }
 
     /// [`get_many`](Self::get_many), waiting at most `timeout` for the first message.
@@ -646,30 +778,10 @@ impl<T: Shareable> Queue<T> {
     /// # Errors
     /// [`GetError::Timeout`] or [`GetError::Closed`].
     pub fn get_many_timeout(&self, out: &mut [T], timeout: Duration) -> Result<usize, GetError> {
-        self.get_many_deadline(out, Self::deadline(timeout), Some(timeout))
-    }
-
-    fn get_many_deadline(
-        &self,
-        out: &mut [T],
-        deadline: Option<Instant>,
-        timeout: Option<Duration>,
-    ) -> Result<usize, GetError> {
-        if out.is_empty() {
-            return Ok(0);
-        }
-        let n = self.ring.try_get_many(out);
-        if n > 0 {
-            return Ok(n);
-        }
-        match self.ring.get(self.policy.spin, deadline) {
-            Waited::Done(v) => {
-                out[0] = v;
-                Ok(1 + self.ring.try_get_many(&mut out[1..]))
-            }
-            Waited::Closed => Err(GetError::Closed),
-            Waited::Timeout => Err(GetError::Timeout(timeout.unwrap_or_default())),
-        }
+        get_some(&self.ring, out, self.policy.spin, Self::deadline(timeout)).map_err(|e| match e {
+            Stop::Closed => GetError::Closed,
+            Stop::Timeout => GetError::Timeout(timeout),
+        })
     }
 
     /// Takes as many messages as are there now, up to `out.len()`, without waiting.
@@ -678,16 +790,7 @@ impl<T: Shareable> Queue<T> {
     /// [`GetError::Empty`] if there were none, [`GetError::Closed`] if closed and
     /// drained.
     pub fn try_get_many(&self, out: &mut [T]) -> Result<usize, GetError> {
-        if out.is_empty() {
-            return Ok(0);
-        }
-        match self.ring.try_get_many(out) {
-            0 => self.try_get().map(|v| {
-                out[0] = v;
-                1
-            }),
-            n => Ok(n),
-        }
+        get_many_now(&self.ring, out)
     }
 
     /// Messages in the queue now (Python's `qsize`), counting slots being written or
@@ -808,6 +911,6 @@ pub fn snapshot(name: &str) -> Result<QueueSnapshot> {
     check_geometry(&seg, None, name)?;
     // The ring never reads or writes a value here (snapshot only), so any element type
     // with the segment's alignment would do; u8 keeps the geometry checks trivial.
-    let ring = ring_over::<u8>(&seg, seg.info().kind == Kind::JoinableQueue);
+    let ring = ring_over::<u8>(&seg);
     Ok(snapshot_of(&ring, seg.info().kind))
 }

@@ -153,24 +153,99 @@ impl Control {
     }
 }
 
-/// Where the slots live: the segment's data area, or (loom) a heap array.
+/// Where the slots live: the segment's data area, or (loom) a heap array; and how a
+/// message is copied in and out: as a `T` ([`SegSlots`]), or as bytes whose length the
+/// slots know at run time ([`ByteSlots`], for the C API). The ring itself never sees an
+/// element, only these two copies.
 pub(crate) trait Slots: Send + Sync {
-    /// The element type.
-    type Item: Copy;
+    /// What a put copies in: a `T`, or `[u8]` of the element's size.
+    type Item: ?Sized;
+    /// Where a get copies a message out to: a `T`, or `[u8]` of the element's size.
+    type Out: ?Sized;
     /// The stamp of slot `idx`. Panics if `idx` is not below the capacity.
     fn stamp(&self, idx: usize) -> &AtomicU64;
-    /// Copies `v` into slot `idx`.
+    /// Copies `v` into slot `idx`. Must not panic (the slot is claimed).
     ///
     /// # Safety
     /// - `idx` is below the capacity.
     /// - the caller holds the slot: its stamp names this process, with an even turn.
+    /// - `v` is a valid item for these slots (for bytes: exactly the element's size).
     unsafe fn write(&self, idx: usize, v: &Self::Item);
-    /// Copies the message out of slot `idx`.
+    /// Copies the message out of slot `idx` into `out`. Must not panic.
     ///
     /// # Safety
     /// - `idx` is below the capacity.
     /// - the caller holds the slot: its stamp names this process, with an odd turn.
-    unsafe fn read(&self, idx: usize) -> Self::Item;
+    /// - `out` is a valid destination (for bytes: exactly the element's size).
+    unsafe fn read(&self, idx: usize, out: &mut Self::Out);
+}
+
+/// Items to put, by index: a slice of `T`, or a byte buffer cut into elements.
+pub(crate) trait Batch<E: ?Sized> {
+    /// How many items.
+    fn count(&self) -> usize;
+    /// Item `i` (`i < count()`).
+    fn at(&self, i: usize) -> &E;
+}
+
+/// Places to get messages into, by index.
+pub(crate) trait BatchMut<E: ?Sized> {
+    /// How many places.
+    fn count(&self) -> usize;
+    /// Place `i` (`i < count()`).
+    fn at_mut(&mut self, i: usize) -> &mut E;
+}
+
+impl<T> Batch<T> for [T] {
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn at(&self, i: usize) -> &T {
+        &self[i]
+    }
+}
+
+impl<T> BatchMut<T> for [T] {
+    #[inline]
+    fn count(&self) -> usize {
+        self.len()
+    }
+    #[inline]
+    fn at_mut(&mut self, i: usize) -> &mut T {
+        &mut self[i]
+    }
+}
+
+/// A byte buffer holding whole elements of `size` bytes (`size > 0`).
+pub(crate) struct Elems<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) size: usize,
+}
+
+impl Batch<[u8]> for Elems<'_> {
+    fn count(&self) -> usize {
+        self.bytes.len() / self.size
+    }
+    fn at(&self, i: usize) -> &[u8] {
+        &self.bytes[i * self.size..(i + 1) * self.size]
+    }
+}
+
+/// A mutable byte buffer of whole elements of `size` bytes (`size > 0`).
+pub(crate) struct ElemsMut<'a> {
+    pub(crate) bytes: &'a mut [u8],
+    pub(crate) size: usize,
+}
+
+impl BatchMut<[u8]> for ElemsMut<'_> {
+    fn count(&self) -> usize {
+        self.bytes.len() / self.size
+    }
+    fn at_mut(&mut self, i: usize) -> &mut [u8] {
+        &mut self.bytes[i * self.size..(i + 1) * self.size]
+    }
 }
 
 fn pack(turn: u32, owner: u32) -> u64 {
@@ -209,6 +284,40 @@ pub(crate) fn queue_len(head: u64, tail: u64, cap: u64) -> u64 {
     if (n as i64) < 0 { 0 } else { n.min(cap) }
 }
 
+/// The free-standing position arithmetic of [`Ring`] (for inspection, which has no
+/// ring): the slot index of `pos`.
+pub(crate) fn slot_index(pos: u64, cap: u64) -> u64 {
+    pos & (one_lap(cap) - 1)
+}
+
+/// The position after `pos` (as [`Ring`]'s `next`).
+pub(crate) fn next_position(pos: u64, cap: u64) -> u64 {
+    let shift = one_lap(cap).trailing_zeros();
+    if slot_index(pos, cap) + 1 < cap {
+        pos.wrapping_add(1)
+    } else {
+        ((pos >> shift).wrapping_add(1)) << shift
+    }
+}
+
+/// `pos`, or the start of its next lap when its index is past the capacity (as
+/// [`Ring`]'s `sane`).
+pub(crate) fn sane_position(pos: u64, cap: u64) -> u64 {
+    let shift = one_lap(cap).trailing_zeros();
+    if slot_index(pos, cap) < cap {
+        pos
+    } else {
+        ((pos >> shift).wrapping_add(1)) << shift
+    }
+}
+
+/// The stamp of the slot of `pos` once its message is published: the consumers' turn
+/// of that lap, nobody holding it.
+pub(crate) fn published_stamp(pos: u64, cap: u64) -> u64 {
+    let lap = pos >> one_lap(cap).trailing_zeros();
+    pack((lap.wrapping_mul(2) as u32).wrapping_add(1), 0)
+}
+
 /// A slot that stopped us, as we saw it (for the dead-holder check).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Blocker {
@@ -228,8 +337,9 @@ pub(crate) enum TryPut {
 
 /// How a non-blocking get ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TryGet<T> {
-    Done(T),
+pub(crate) enum TryGet {
+    /// A message was copied out.
+    Done,
     /// No published message; `Some` when the slot in the way is being written.
     Empty(Option<Blocker>),
 }
@@ -412,7 +522,7 @@ impl<S: Slots> Ring<S> {
 
     /// Takes a message if one is published at the head, without waiting; does not wake
     /// anyone (see [`Ring::after_get`]).
-    fn get_once(&self, me: u32) -> TryGet<S::Item> {
+    fn get_once(&self, me: u32, out: &mut S::Out) -> TryGet {
         let ctl = self.ctl();
         let mut pos = self.sane(ctl.head.load(Relaxed));
         for _ in 0..walk_limit(self.cap) {
@@ -436,9 +546,10 @@ impl<S: Slots> Ring<S> {
                 // - our compare-and-swap put our pid in the stamp with the consumers'
                 //   turn: the producer published (release, read with acquire) and nobody
                 //   else touches the slot until we hand it back.
-                let v = unsafe { self.slots.read(idx) };
+                // - `out` is a valid destination (our caller's contract, passed on).
+                unsafe { self.slots.read(idx, out) };
                 slot.store(pack(want.wrapping_add(1), 0), Release);
-                return TryGet::Done(v);
+                return TryGet::Done;
             }
             if ahead >= 0 {
                 pos = self.advance(&ctl.head, pos);
@@ -507,19 +618,27 @@ impl<S: Slots> Ring<S> {
 
     /// Puts as many of `items` as fit now, in order; wakes consumers once.
     /// Returns how many were put, and how the first failure ended (if any).
-    pub(crate) fn try_put_many(&self, items: &[S::Item]) -> (usize, TryPut) {
+    /// Puts items `from..` of `items`.
+    pub(crate) fn try_put_many<B: Batch<S::Item> + ?Sized>(
+        &self,
+        items: &B,
+        from: usize,
+    ) -> (usize, TryPut) {
         let me = primitive::pid();
-        self.count_put(items.len() as u64);
+        let total = items.count().saturating_sub(from);
+        self.count_put(total as u64);
         let mut n = 0;
         let mut last = TryPut::Done;
-        for v in items {
+        while n < total {
+            // Evaluated before the claim: nothing can panic while a slot is claimed.
+            let v = items.at(from + n);
             last = self.put_once(v, me);
             if last != TryPut::Done {
                 break;
             }
             n += 1;
         }
-        self.finish_tasks((items.len() - n) as u64);
+        self.finish_tasks((total - n) as u64);
         if n > 0 {
             self.after_put(n.min(u32::MAX as usize) as u32);
         }
@@ -529,11 +648,12 @@ impl<S: Slots> Ring<S> {
         (n, last)
     }
 
-    /// Non-blocking get. `Empty` says nothing about closing; see [`Ring::get`].
-    pub(crate) fn try_get(&self) -> TryGet<S::Item> {
-        let r = self.get_once(primitive::pid());
+    /// Non-blocking get into `out`. `Empty` says nothing about closing; see
+    /// [`Ring::get`].
+    pub(crate) fn try_get(&self, out: &mut S::Out) -> TryGet {
+        let r = self.get_once(primitive::pid(), out);
         match r {
-            TryGet::Done(_) => self.after_get(1),
+            TryGet::Done => self.after_get(1),
             TryGet::Empty(Some(b)) => {
                 self.maybe_reap(b);
             }
@@ -542,16 +662,22 @@ impl<S: Slots> Ring<S> {
         r
     }
 
-    /// Takes as many messages as are published now, up to `out.len()`; wakes
-    /// producers once. Returns how many.
-    pub(crate) fn try_get_many(&self, out: &mut [S::Item]) -> usize {
+    /// Takes as many messages as are published now into places `from..` of `out`;
+    /// wakes producers once. Returns how many.
+    pub(crate) fn try_get_many<B: BatchMut<S::Out> + ?Sized>(
+        &self,
+        out: &mut B,
+        from: usize,
+    ) -> usize {
         let me = primitive::pid();
+        let total = out.count().saturating_sub(from);
         let mut n = 0;
         let mut blocker = None;
-        for o in out.iter_mut() {
-            match self.get_once(me) {
-                TryGet::Done(v) => {
-                    *o = v;
+        while n < total {
+            // Evaluated before the claim: nothing can panic while a slot is claimed.
+            let o = out.at_mut(from + n);
+            match self.get_once(me, o) {
+                TryGet::Done => {
                     n += 1;
                 }
                 TryGet::Empty(b) => {
@@ -595,17 +721,22 @@ impl<S: Slots> Ring<S> {
         })
     }
 
-    /// Blocking get: the next message, or `Closed` once the queue is closed and
-    /// drained, or `Timeout`.
-    pub(crate) fn get(&self, spin: Duration, deadline: Option<Instant>) -> Waited<S::Item> {
-        self.wait_for(Word::NotEmpty, spin, deadline, || match self.try_get() {
-            TryGet::Done(v) => Step::Done(v),
+    /// Blocking get: the next message into `out`, or `Closed` once the queue is closed
+    /// and drained, or `Timeout`.
+    pub(crate) fn get(
+        &self,
+        spin: Duration,
+        deadline: Option<Instant>,
+        out: &mut S::Out,
+    ) -> Waited<()> {
+        self.wait_for(Word::NotEmpty, spin, deadline, || match self.try_get(out) {
+            TryGet::Done => Step::Done(()),
             // A slot being written is not the end, even after close.
             TryGet::Empty(Some(_)) => Step::Blocked(true),
             TryGet::Empty(None) if self.is_closed() => {
                 // A put that published just before the close: take it.
-                match self.try_get() {
-                    TryGet::Done(v) => Step::Done(v),
+                match self.try_get(out) {
+                    TryGet::Done => Step::Done(()),
                     TryGet::Empty(Some(_)) => Step::Blocked(true),
                     TryGet::Empty(None) => Step::Closed,
                 }
@@ -904,20 +1035,20 @@ enum Step<T> {
     Blocked(bool),
 }
 
-/// The slots of a queue segment's data area.
-pub(crate) struct SegSlots<T> {
+/// The slots of a queue segment's data area, whatever the element: the geometry and
+/// the stamps.
+pub(crate) struct SlotArea {
     base: NonNull<u8>,
     stride: usize,
     value_offset: usize,
     cap: usize,
-    _t: std::marker::PhantomData<T>,
 }
 
 // SAFETY: the slots are shared memory accessed through atomics (stamps) and through
-// copies made only by the slot's holder; T is plain data (Shareable).
-unsafe impl<T: Send> Send for SegSlots<T> {}
+// copies made only by the slot's holder; the bytes are plain data.
+unsafe impl Send for SlotArea {}
 // SAFETY: as above.
-unsafe impl<T: Sync> Sync for SegSlots<T> {}
+unsafe impl Sync for SlotArea {}
 
 /// Where a `T` sits in a slot: after the 8-byte stamp, aligned for `T`.
 pub(crate) fn value_offset(align: usize) -> usize {
@@ -931,37 +1062,46 @@ pub(crate) fn slot_stride(size: usize, align: usize) -> Option<usize> {
     Some(raw.checked_add(a - 1)? & !(a - 1))
 }
 
-impl<T> SegSlots<T> {
+impl SlotArea {
     /// # Safety
     /// - `base` points to `cap * stride` bytes of mapped, writable memory that outlive
-    ///   this value, 8-aligned and aligned for `T`.
-    /// - `stride` is a multiple of 8 and of `align_of::<T>()`; `value_offset` is a
-    ///   multiple of `align_of::<T>()`, at least 8, and `value_offset + size_of::<T>()`
-    ///   is at most `stride` (for a `T` that is ever read or written).
+    ///   this value, 8-aligned and aligned for the element type.
+    /// - `stride` is a multiple of 8 and of the element's alignment; `value_offset` is
+    ///   a multiple of the element's alignment, at least 8, and `value_offset` plus the
+    ///   element's size is at most `stride`.
     pub(crate) unsafe fn new(
         base: NonNull<u8>,
         cap: usize,
         stride: usize,
         value_offset: usize,
     ) -> Self {
-        SegSlots {
+        SlotArea {
             base,
             stride,
             value_offset,
             cap,
-            _t: std::marker::PhantomData,
         }
     }
 
+    #[inline]
     fn slot(&self, idx: usize) -> *mut u8 {
         assert!(idx < self.cap, "slot index {idx} out of {} slots", self.cap);
         // SAFETY: idx < cap, so the slot lies inside the `cap * stride` bytes.
         unsafe { self.base.as_ptr().add(idx * self.stride) }
     }
-}
 
-impl<T: Copy + Send + Sync> Slots for SegSlots<T> {
-    type Item = T;
+    /// The element's bytes in slot `idx`.
+    ///
+    /// # Safety
+    /// `idx` is below the capacity (then this cannot panic).
+    #[inline]
+    unsafe fn value(&self, idx: usize) -> *mut u8 {
+        // SAFETY:
+        // - idx < cap (the caller's contract), so `slot` does not panic and the slot is
+        //   inside the data area.
+        // - `value_offset` is inside the slot (constructor contract).
+        unsafe { self.slot(idx).add(self.value_offset) }
+    }
 
     #[cfg(loom)]
     fn stamp(&self, _idx: usize) -> &AtomicU64 {
@@ -969,6 +1109,7 @@ impl<T: Copy + Send + Sync> Slots for SegSlots<T> {
     }
 
     #[cfg(not(loom))]
+    #[inline]
     fn stamp(&self, idx: usize) -> &AtomicU64 {
         // SAFETY:
         // - the slot starts with an 8-byte stamp, 8-aligned (base alignment, stride a
@@ -976,19 +1117,111 @@ impl<T: Copy + Send + Sync> Slots for SegSlots<T> {
         // - every process accesses stamps only atomically.
         unsafe { AtomicU64::from_ptr(self.slot(idx).cast()) }
     }
+}
 
-    unsafe fn write(&self, idx: usize, v: &T) {
-        // SAFETY:
-        // - the value sits at `value_offset`, aligned for T, inside the slot.
-        // - the caller holds the slot, so no cooperating process reads or writes it.
-        unsafe { self.slot(idx).add(self.value_offset).cast::<T>().write(*v) }
+/// A segment's slots holding `T`s ([`Queue<T>`](super::Queue)).
+pub(crate) struct SegSlots<T> {
+    area: SlotArea,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<T> SegSlots<T> {
+    /// # Safety
+    /// As [`SlotArea::new`], for the element type `T` (its size and alignment).
+    pub(crate) unsafe fn new(
+        base: NonNull<u8>,
+        cap: usize,
+        stride: usize,
+        value_offset: usize,
+    ) -> Self {
+        SegSlots {
+            // SAFETY:
+            // - the caller's contract is SlotArea's, for T.
+            area: unsafe { SlotArea::new(base, cap, stride, value_offset) },
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Copy + Send + Sync> Slots for SegSlots<T> {
+    type Item = T;
+    type Out = T;
+
+    #[inline]
+    fn stamp(&self, idx: usize) -> &AtomicU64 {
+        self.area.stamp(idx)
     }
 
-    unsafe fn read(&self, idx: usize) -> T {
+    #[inline]
+    unsafe fn write(&self, idx: usize, v: &T) {
+        // SAFETY:
+        // - idx < cap (our caller's contract); the value sits at `value_offset`,
+        //   aligned for T, inside the slot.
+        // - the caller holds the slot, so no cooperating process reads or writes it.
+        unsafe { self.area.value(idx).cast::<T>().write(*v) }
+    }
+
+    #[inline]
+    unsafe fn read(&self, idx: usize, out: &mut T) {
         // SAFETY:
         // - as in `write`; the caller holds the slot after its producer published it.
         // - T is Shareable (FromBytes): any bytes form a valid T, even if a hostile
         //   process scribbled over the slot.
-        unsafe { self.slot(idx).add(self.value_offset).cast::<T>().read() }
+        *out = unsafe { self.area.value(idx).cast::<T>().read() }
+    }
+}
+
+/// A segment's slots holding elements whose size is known at run time
+/// ([`DynQueue`](super::DynQueue)): messages are copied in and out as bytes.
+pub(crate) struct ByteSlots {
+    area: SlotArea,
+    size: usize,
+}
+
+impl ByteSlots {
+    /// # Safety
+    /// As [`SlotArea::new`], for elements of `size` bytes.
+    pub(crate) unsafe fn new(
+        base: NonNull<u8>,
+        cap: usize,
+        stride: usize,
+        value_offset: usize,
+        size: usize,
+    ) -> Self {
+        ByteSlots {
+            // SAFETY:
+            // - the caller's contract is SlotArea's, for `size`-byte elements.
+            area: unsafe { SlotArea::new(base, cap, stride, value_offset) },
+            size,
+        }
+    }
+}
+
+impl Slots for ByteSlots {
+    type Item = [u8];
+    type Out = [u8];
+
+    #[inline]
+    fn stamp(&self, idx: usize) -> &AtomicU64 {
+        self.area.stamp(idx)
+    }
+
+    unsafe fn write(&self, idx: usize, v: &[u8]) {
+        // SAFETY:
+        // - idx < cap (our caller's contract), so the element's `size` bytes at
+        //   `value_offset` are inside the slot, in the writable mapping.
+        // - `v` is exactly `size` bytes (our caller's contract) of caller memory, which
+        //   cannot overlap the slot we hold; the copy goes into shared memory, no
+        //   reference into it is made.
+        // - the caller holds the slot, so no cooperating process reads or writes it.
+        unsafe { crate::segment::copy_out(&v[..self.size.min(v.len())], self.area.value(idx)) }
+    }
+
+    unsafe fn read(&self, idx: usize, out: &mut [u8]) {
+        let n = self.size.min(out.len());
+        // SAFETY:
+        // - as in `write`: `n` <= size bytes inside the slot we hold, copied out into
+        //   caller memory (any bytes are a valid element: plain data).
+        unsafe { crate::segment::copy_in(self.area.value(idx), &mut out[..n]) }
     }
 }
