@@ -1,8 +1,8 @@
 //! Rust and C processes sharing segments through libshmkit: a Rust-made Value<Point>
 //! updated from C, a C-made Array<f64> filled from Rust, one counter incremented by
 //! both under a shmkit Mutex and under a BoundedSemaphore, events set across the
-//! languages, one Barrier passed together, and owner death (Mutex, RLock) reported
-//! across the languages.
+//! languages, one Barrier passed together, owner death (Mutex, RLock) reported across
+//! the languages, and a Queue<Point> between a Rust and a C process in both directions.
 
 mod common;
 #[path = "../ffi/tests/support/mod.rs"]
@@ -15,7 +15,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use shmkit::{
-    Array, Barrier, BoundedSemaphore, Error, Event, LockError, Mutex, RLock, Semaphore, Value,
+    Array, Barrier, BoundedSemaphore, Error, Event, LockError, Mutex, Queue, RLock, Semaphore,
+    Value,
 };
 
 #[shmkit::shareable(name = "point")]
@@ -306,4 +307,48 @@ fn c_process_killed_holding_an_rlock_twice_is_owner_died_in_rust() {
     }
     assert!(!l.is_owned());
     assert!(l.try_lock().is_ok());
+}
+
+/// Messages through a small queue, so that both sides wait on each other many times.
+const QUEUE_MESSAGES: usize = 20_000;
+
+#[test]
+fn rust_producer_c_consumer_through_a_queue_of_points() {
+    let name = common::unique_name("interop-queue-rc");
+    let q = Queue::<Point>::create(&name, 16).unwrap();
+    let consumer = c_process(&["queue_consume", &name, &QUEUE_MESSAGES.to_string()])
+        .spawn()
+        .expect("start the C consumer");
+    for i in 0..QUEUE_MESSAGES {
+        let p = Point {
+            x: i as f64,
+            y: -(i as f64),
+        };
+        q.put_timeout(p, LIMIT)
+            .expect("the C consumer keeps taking");
+    }
+    common::wait_ok(consumer, LIMIT);
+    assert!(q.is_empty());
+}
+
+#[test]
+fn c_producer_rust_consumer_through_a_queue_of_points() {
+    let name = common::unique_name("interop-queue-cr");
+    let q = Queue::<Point>::create(&name, 16).unwrap();
+    let producer = c_process(&["queue_produce", &name, &QUEUE_MESSAGES.to_string()])
+        .spawn()
+        .expect("start the C producer");
+    for i in 0..QUEUE_MESSAGES {
+        let p = q.get_timeout(LIMIT).expect("the C producer keeps putting");
+        assert_eq!(
+            p,
+            Point {
+                x: i as f64,
+                y: -(i as f64)
+            },
+            "message {i}"
+        );
+    }
+    common::wait_ok(producer, LIMIT);
+    assert!(q.is_empty());
 }

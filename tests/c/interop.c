@@ -10,7 +10,9 @@
  *   interop sem_count <sem> <value> <n>  n increments of a Value<i64>, each holding the
  *                                        only permit of a BoundedSemaphore(1)
  *   interop barrier <name> <rounds>      pass a barrier `rounds` times, print each index
- *   interop rlock_die_holding <rlock>    lock an RLock twice, say so, wait to be killed */
+ *   interop rlock_die_holding <rlock>    lock an RLock twice, say so, wait to be killed
+ *   interop queue_produce <queue> <n>    put points (i, -i) for i in 0..n into a Queue<point>
+ *   interop queue_consume <queue> <n>    get n points, check they are (i, -i) in order */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -192,6 +194,35 @@ static int rlock_die_holding(const char *name) {
     for (;;) pause();
 }
 
+static int queue_produce(const char *name, long n) {
+    shmkit_queue *q = NULL;
+    long i;
+    TRY(shmkit_queue_open(name, &point_type, &q));
+    for (i = 0; i < n; i++) {
+        const struct point p = {(double)i, -(double)i};
+        TRY(shmkit_queue_put(q, &p, -1));
+    }
+    TRY(shmkit_queue_close(&q));
+    return 0;
+}
+
+static int queue_consume(const char *name, long n) {
+    shmkit_queue *q = NULL;
+    long i;
+    TRY(shmkit_queue_open(name, &point_type, &q));
+    for (i = 0; i < n; i++) {
+        struct point p;
+        TRY(shmkit_queue_get(q, &p, 30LL * 1000 * 1000 * 1000));
+        if (p.x != (double)i || p.y != -(double)i) {
+            fprintf(stderr, "message %ld is (%g, %g)\n", i, p.x, p.y);
+            return 8;
+        }
+    }
+    TRY(shmkit_queue_close(&q));
+    say("verified");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *role = argc > 1 ? argv[1] : "";
     if (!strcmp(role, "point") && argc == 3) return point(argv[2]);
@@ -206,6 +237,10 @@ int main(int argc, char **argv) {
         return sem_count(argv[2], argv[3], strtol(argv[4], NULL, 10));
     if (!strcmp(role, "barrier") && argc == 4) return barrier(argv[2], strtol(argv[3], NULL, 10));
     if (!strcmp(role, "rlock_die_holding") && argc == 3) return rlock_die_holding(argv[2]);
+    if (!strcmp(role, "queue_produce") && argc == 4)
+        return queue_produce(argv[2], strtol(argv[3], NULL, 10));
+    if (!strcmp(role, "queue_consume") && argc == 4)
+        return queue_consume(argv[2], strtol(argv[3], NULL, 10));
     fprintf(stderr, "usage: see the comment at the top of interop.c\n");
     return 64;
 }
