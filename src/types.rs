@@ -234,7 +234,8 @@ macro_rules! atomic_ints {
             fn fetch_max(a: &$a, v: Self, o: Ordering) -> Self { a.fetch_max(v, o) }
             fn fetch_min(a: &$a, v: Self, o: Ordering) -> Self { a.fetch_min(v, o) }
             fn compare_exchange(a: &$a, current: Self, new: Self) -> Result<Self, Self> {
-                a.compare_exchange(current, new, Ordering::AcqRel, Ordering::Acquire)
+                // Sequentially consistent, like every other atomic operation of a Value.
+                a.compare_exchange(current, new, Ordering::SeqCst, Ordering::SeqCst)
             }
         }
     )*};

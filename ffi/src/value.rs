@@ -278,15 +278,8 @@ pub unsafe extern "C" fn shmkit_value_fetch_add_i64(
 ) -> shmkit_status {
     ffi_boundary! {
         // SAFETY:
-        // - NULL or a live handle (the caller's contract).
-        let a = unsafe { atomic::<i64>(value) }?;
-        let old = a.fetch_add(delta, Ordering::SeqCst);
-        if !out_previous.is_null() {
-            // SAFETY:
-            // - non-NULL and writable (the caller's contract).
-            unsafe { out_previous.write(old) };
-        }
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { fetch_add::<i64>(value, delta, out_previous) }
     }
 }
 
@@ -300,14 +293,9 @@ pub unsafe extern "C" fn shmkit_value_load_i64(
     out: *mut i64,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or a live handle (the caller's contract).
-        let a = unsafe { atomic::<i64>(value) }?;
-        // SAFETY:
-        // - writable (the caller's contract).
-        unsafe { out.write(a.load(Ordering::SeqCst)) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { load::<i64>(value, out) }
     }
 }
 
@@ -344,13 +332,8 @@ pub unsafe extern "C" fn shmkit_value_compare_exchange_i64(
 ) -> shmkit_status {
     ffi_boundary! {
         // SAFETY:
-        // - NULL or a live handle (the caller's contract).
-        let a = unsafe { atomic::<i64>(value) }?;
-        let r = a.compare_exchange(expected, desired, Ordering::SeqCst, Ordering::SeqCst);
-        // SAFETY:
-        // - each pointer is NULL or writable (the caller's contract).
-        unsafe { write_cas(r, out_exchanged, out_previous) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { compare_exchange::<i64>(value, expected, desired, out_exchanged, out_previous) }
     }
 }
 
@@ -367,15 +350,8 @@ pub unsafe extern "C" fn shmkit_value_fetch_add_u64(
 ) -> shmkit_status {
     ffi_boundary! {
         // SAFETY:
-        // - NULL or a live handle (the caller's contract).
-        let a = unsafe { atomic::<u64>(value) }?;
-        let old = a.fetch_add(delta, Ordering::SeqCst);
-        if !out_previous.is_null() {
-            // SAFETY:
-            // - non-NULL and writable (the caller's contract).
-            unsafe { out_previous.write(old) };
-        }
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { fetch_add::<u64>(value, delta, out_previous) }
     }
 }
 
@@ -389,14 +365,9 @@ pub unsafe extern "C" fn shmkit_value_load_u64(
     out: *mut u64,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or a live handle (the caller's contract).
-        let a = unsafe { atomic::<u64>(value) }?;
-        // SAFETY:
-        // - writable (the caller's contract).
-        unsafe { out.write(a.load(Ordering::SeqCst)) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { load::<u64>(value, out) }
     }
 }
 
@@ -431,21 +402,64 @@ pub unsafe extern "C" fn shmkit_value_compare_exchange_u64(
 ) -> shmkit_status {
     ffi_boundary! {
         // SAFETY:
-        // - NULL or a live handle (the caller's contract).
-        let a = unsafe { atomic::<u64>(value) }?;
-        let r = a.compare_exchange(expected, desired, Ordering::SeqCst, Ordering::SeqCst);
-        // SAFETY:
-        // - each pointer is NULL or writable (the caller's contract).
-        unsafe { write_cas(r, out_exchanged, out_previous) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { compare_exchange::<u64>(value, expected, desired, out_exchanged, out_previous) }
     }
 }
 
-/// Writes a compare-exchange outcome to the optional out-parameters.
+type Status = Result<(), crate::boundary::Failure>;
+
+/// The body of `shmkit_value_fetch_add_{i64,u64}`.
 ///
 /// # Safety
-/// Each pointer is NULL or writable.
-unsafe fn write_cas<T>(r: Result<T, T>, exchanged: *mut bool, previous: *mut T) {
+/// `value` is NULL or a live handle; `out_previous` is NULL or writable.
+unsafe fn fetch_add<T: AtomicInt>(
+    value: *const shmkit_value,
+    delta: T,
+    out_previous: *mut T,
+) -> Status {
+    // SAFETY:
+    // - NULL or a live handle (the caller's contract).
+    let old = T::fetch_add(unsafe { atomic::<T>(value) }?, delta, Ordering::SeqCst);
+    if !out_previous.is_null() {
+        // SAFETY:
+        // - non-NULL and writable (the caller's contract).
+        unsafe { out_previous.write(old) };
+    }
+    Ok(())
+}
+
+/// The body of `shmkit_value_load_{i64,u64}`.
+///
+/// # Safety
+/// `value` is NULL or a live handle; `out` is NULL or writable.
+unsafe fn load<T: AtomicInt>(value: *const shmkit_value, out: *mut T) -> Status {
+    let out = Out::new(out, "out")?;
+    // SAFETY:
+    // - NULL or a live handle (the caller's contract).
+    let v = T::load(unsafe { atomic::<T>(value) }?, Ordering::SeqCst);
+    // SAFETY:
+    // - writable (the caller's contract).
+    unsafe { out.write(v) };
+    Ok(())
+}
+
+/// The body of `shmkit_value_compare_exchange_{i64,u64}`: sequentially consistent on
+/// both outcomes.
+///
+/// # Safety
+/// `value` is NULL or a live handle; the out pointers are NULL or writable.
+unsafe fn compare_exchange<T: AtomicInt>(
+    value: *const shmkit_value,
+    expected: T,
+    desired: T,
+    exchanged: *mut bool,
+    previous: *mut T,
+) -> Status {
+    // SAFETY:
+    // - NULL or a live handle (the caller's contract).
+    let a = unsafe { atomic::<T>(value) }?;
+    let r = T::compare_exchange(a, expected, desired);
     let (ok, prev) = match r {
         Ok(p) => (true, p),
         Err(p) => (false, p),
@@ -460,4 +474,5 @@ unsafe fn write_cas<T>(r: Result<T, T>, exchanged: *mut bool, previous: *mut T) 
         // - non-NULL and writable (the caller's contract).
         unsafe { previous.write(prev) };
     }
+    Ok(())
 }
