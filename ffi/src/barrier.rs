@@ -28,14 +28,9 @@ pub unsafe extern "C" fn shmkit_barrier_create(
     out: *mut *mut shmkit_barrier,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let b = Barrier::create(unsafe { args::name(name) }?, parties)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, b) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, |n| Barrier::create(n, parties)) }
     }
 }
 
@@ -50,14 +45,9 @@ pub unsafe extern "C" fn shmkit_barrier_open(
     out: *mut *mut shmkit_barrier,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let b = Barrier::open(unsafe { args::name(name) }?)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, b) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, Barrier::open) }
     }
 }
 
@@ -74,14 +64,9 @@ pub unsafe extern "C" fn shmkit_barrier_open_or_create(
     out: *mut *mut shmkit_barrier,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let b = Barrier::open_or_create(unsafe { args::name(name) }?, parties)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, b) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, |n| Barrier::open_or_create(n, parties)) }
     }
 }
 

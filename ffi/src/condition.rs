@@ -64,14 +64,9 @@ pub unsafe extern "C" fn shmkit_condition_create(
     out: *mut *mut shmkit_condition,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let c = Condition::create(unsafe { args::name(name) }?)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, c) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, Condition::create) }
     }
 }
 
@@ -86,14 +81,9 @@ pub unsafe extern "C" fn shmkit_condition_open(
     out: *mut *mut shmkit_condition,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let c = Condition::open(unsafe { args::name(name) }?)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, c) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, Condition::open) }
     }
 }
 
@@ -109,14 +99,9 @@ pub unsafe extern "C" fn shmkit_condition_open_or_create(
     out: *mut *mut shmkit_condition,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let c = Condition::open_or_create(unsafe { args::name(name) }?)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, c) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, Condition::open_or_create) }
     }
 }
 

@@ -55,6 +55,26 @@ pub unsafe fn publish<H: Handle>(out: Out<*mut H>, inner: H::Inner) {
     unsafe { out.write(p) };
 }
 
+/// Checks `out` and `name`, makes the object from the name with `make`, and publishes
+/// a new handle to it: the body of every `_create` / `_open` / `_open_or_create`.
+///
+/// # Safety
+/// `name` is NULL or NUL-terminated; `out` is NULL or valid for a write of `*mut H`.
+pub unsafe fn publish_named<H: Handle>(
+    name: *const std::ffi::c_char,
+    out: *mut *mut H,
+    make: impl FnOnce(&str) -> Result<H::Inner, shmkit_core::Error>,
+) -> Result<(), Failure> {
+    let out = crate::args::Out::new(out, "out")?;
+    // SAFETY:
+    // - NULL or NUL-terminated (the caller's contract).
+    let inner = make(unsafe { crate::args::name(name) }?)?;
+    // SAFETY:
+    // - `out` is writable (the caller's contract).
+    unsafe { publish(out, inner) };
+    Ok(())
+}
+
 /// Closes the handle at `*pp` (if not NULL already) and sets `*pp` to NULL. `before`
 /// runs on the object first (to release a lock the calling thread still holds).
 ///

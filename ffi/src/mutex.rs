@@ -4,7 +4,6 @@ use std::ffi::c_char;
 
 use shmkit_core::Mutex;
 
-use crate::args::{self, Out};
 use crate::handle::{self, impl_handle};
 use crate::lock::{self, Wait};
 use crate::status::shmkit_status;
@@ -27,14 +26,9 @@ pub unsafe extern "C" fn shmkit_mutex_create(
     out: *mut *mut shmkit_mutex,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let m = Mutex::create(unsafe { args::name(name) }?)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, m) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, Mutex::create) }
     }
 }
 
@@ -48,14 +42,9 @@ pub unsafe extern "C" fn shmkit_mutex_open(
     out: *mut *mut shmkit_mutex,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let m = Mutex::open(unsafe { args::name(name) }?)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, m) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, Mutex::open) }
     }
 }
 

@@ -9,7 +9,7 @@ use std::ffi::c_char;
 
 use shmkit_core::{RLock, RawRLock};
 
-use crate::args::{self, Out};
+use crate::args::Out;
 use crate::boundary::Failure;
 use crate::handle::{self, impl_handle};
 use crate::lock::{self, Wait};
@@ -41,14 +41,9 @@ pub unsafe extern "C" fn shmkit_rlock_create(
     out: *mut *mut shmkit_rlock,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let l = RLock::create(unsafe { args::name(name) }?)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, l) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, RLock::create) }
     }
 }
 
@@ -63,14 +58,9 @@ pub unsafe extern "C" fn shmkit_rlock_open(
     out: *mut *mut shmkit_rlock,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let l = RLock::open(unsafe { args::name(name) }?)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, l) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, RLock::open) }
     }
 }
 
@@ -86,14 +76,9 @@ pub unsafe extern "C" fn shmkit_rlock_open_or_create(
     out: *mut *mut shmkit_rlock,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let l = RLock::open_or_create(unsafe { args::name(name) }?)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, l) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, RLock::open_or_create) }
     }
 }
 

@@ -27,14 +27,9 @@ pub unsafe extern "C" fn shmkit_segment_create(
     out: *mut *mut shmkit_segment,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let s = Segment::create(unsafe { args::name(name) }?, size)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, s) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, |n| Segment::create(n, size)) }
     }
 }
 
@@ -48,14 +43,9 @@ pub unsafe extern "C" fn shmkit_segment_open(
     out: *mut *mut shmkit_segment,
 ) -> shmkit_status {
     ffi_boundary! {
-        let out = Out::new(out, "out")?;
         // SAFETY:
-        // - NULL or NUL-terminated (the caller's contract).
-        let s = Segment::open(unsafe { args::name(name) }?)?;
-        // SAFETY:
-        // - `out` is writable (the caller's contract).
-        unsafe { handle::publish(out, s) };
-        Ok(())
+        // - the caller's contract, as documented above.
+        unsafe { handle::publish_named(name, out, Segment::open) }
     }
 }
 

@@ -9,7 +9,6 @@ use std::ffi::c_char;
 use shmkit_core::{BoundedSemaphore, Error, RawSemaphore, Semaphore};
 
 use crate::args::{self, Out};
-use crate::boundary::Failure;
 use crate::handle::{self, impl_handle};
 use crate::status::shmkit_status;
 
@@ -44,25 +43,6 @@ impl_handle!(
     "semaphore"
 );
 
-/// Checks `out` and `name`, makes the semaphore with `make`, and publishes the handle.
-///
-/// # Safety
-/// `name` is NULL or NUL-terminated; `out` is NULL or writable.
-unsafe fn publish_with(
-    name: *const c_char,
-    out: *mut *mut shmkit_semaphore,
-    make: impl FnOnce(&str) -> Result<AnySemaphore, Error>,
-) -> Result<(), Failure> {
-    let out = Out::new(out, "out")?;
-    // SAFETY:
-    // - NULL or NUL-terminated (the caller's contract).
-    let s = make(unsafe { args::name(name) }?)?;
-    // SAFETY:
-    // - `out` is writable (the caller's contract).
-    unsafe { handle::publish(out, s) };
-    Ok(())
-}
-
 /// Creates the semaphore `name` holding `value` permits and writes a new handle to
 /// `*out`. Its value is unbounded (see `shmkit_semaphore_create_bounded`). The creating
 /// handle removes the name when it is closed.
@@ -78,7 +58,7 @@ pub unsafe extern "C" fn shmkit_semaphore_create(
     ffi_boundary! {
         // SAFETY:
         // - the caller's contract, as documented above.
-        unsafe { publish_with(name, out, |n| Semaphore::create(n, value).map(AnySemaphore::Unbounded)) }
+        unsafe { handle::publish_named(name, out, |n| Semaphore::create(n, value).map(AnySemaphore::Unbounded)) }
     }
 }
 
@@ -98,7 +78,7 @@ pub unsafe extern "C" fn shmkit_semaphore_create_bounded(
         // SAFETY:
         // - the caller's contract, as documented above.
         unsafe {
-            publish_with(name, out, |n| BoundedSemaphore::create(n, value).map(AnySemaphore::Bounded))
+            handle::publish_named(name, out, |n| BoundedSemaphore::create(n, value).map(AnySemaphore::Bounded))
         }
     }
 }
@@ -116,7 +96,7 @@ pub unsafe extern "C" fn shmkit_semaphore_open(
     ffi_boundary! {
         // SAFETY:
         // - the caller's contract, as documented above.
-        unsafe { publish_with(name, out, |n| Semaphore::open(n).map(AnySemaphore::Unbounded)) }
+        unsafe { handle::publish_named(name, out, |n| Semaphore::open(n).map(AnySemaphore::Unbounded)) }
     }
 }
 
@@ -133,7 +113,7 @@ pub unsafe extern "C" fn shmkit_semaphore_open_bounded(
     ffi_boundary! {
         // SAFETY:
         // - the caller's contract, as documented above.
-        unsafe { publish_with(name, out, |n| BoundedSemaphore::open(n).map(AnySemaphore::Bounded)) }
+        unsafe { handle::publish_named(name, out, |n| BoundedSemaphore::open(n).map(AnySemaphore::Bounded)) }
     }
 }
 
@@ -153,7 +133,7 @@ pub unsafe extern "C" fn shmkit_semaphore_open_or_create(
         // SAFETY:
         // - the caller's contract, as documented above.
         unsafe {
-            publish_with(name, out, |n| {
+            handle::publish_named(name, out, |n| {
                 Semaphore::open_or_create(n, value).map(AnySemaphore::Unbounded)
             })
         }
@@ -175,7 +155,7 @@ pub unsafe extern "C" fn shmkit_semaphore_open_or_create_bounded(
         // SAFETY:
         // - the caller's contract, as documented above.
         unsafe {
-            publish_with(name, out, |n| {
+            handle::publish_named(name, out, |n| {
                 BoundedSemaphore::open_or_create(n, value).map(AnySemaphore::Bounded)
             })
         }
