@@ -166,6 +166,21 @@ impl RawRLock {
         self.acquire_with(|m| m.try_lock())
     }
 
+    /// `Err(NotOwner)` naming the recorded owner and the caller, unless the calling
+    /// thread holds the lock.
+    fn check_caller_holds(&self) -> Result<()> {
+        let (pid, tid) = (sys::cached_pid(), sys::cached_tid());
+        if self.held_by_caller(pid, tid) {
+            return Ok(());
+        }
+        Err(Error::NotOwner {
+            owner_pid: self.owner_pid.load(Ordering::Relaxed),
+            owner_tid: self.owner_tid.load(Ordering::Relaxed),
+            pid,
+            tid,
+        })
+    }
+
     /// Releases one level of the caller's hold (Python's `release()`), for holds kept
     /// with [`RLockGuard::leak`].
     ///
@@ -173,15 +188,7 @@ impl RawRLock {
     /// [`Error::NotOwner`] if the calling thread does not hold the lock (nothing
     /// changes); [`Error::Io`] if the mutex refuses the unlock.
     pub fn release(&self) -> Result<()> {
-        let (pid, tid) = (sys::cached_pid(), sys::cached_tid());
-        if !self.held_by_caller(pid, tid) {
-            return Err(Error::NotOwner {
-                owner_pid: self.owner_pid.load(Ordering::Relaxed),
-                owner_tid: self.owner_tid.load(Ordering::Relaxed),
-                pid,
-                tid,
-            });
-        }
+        self.check_caller_holds()?;
         let c = self.count.load(Ordering::Relaxed);
         if c > 1 {
             self.count.store(c - 1, Ordering::Relaxed);
@@ -203,15 +210,7 @@ impl RawRLock {
     /// [`Error::NotOwner`] if the calling thread does not hold the lock.
     #[doc(hidden)]
     pub fn mark_consistent_unguarded(&self) -> Result<()> {
-        let (pid, tid) = (sys::cached_pid(), sys::cached_tid());
-        if !self.held_by_caller(pid, tid) {
-            return Err(Error::NotOwner {
-                owner_pid: self.owner_pid.load(Ordering::Relaxed),
-                owner_tid: self.owner_tid.load(Ordering::Relaxed),
-                pid,
-                tid,
-            });
-        }
+        self.check_caller_holds()?;
         self.mutex.mark_consistent_unguarded()
     }
 
