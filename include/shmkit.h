@@ -165,6 +165,27 @@ typedef enum shmkit_status {
    */
   SHMKIT_CLOSED = 22,
   /**
+   * A fixed-capacity container (dict, list) has no room; nothing changed.
+   */
+  SHMKIT_FULL = 23,
+  /**
+   * A message is larger than the queue or pipe accepts; nothing was sent.
+   */
+  SHMKIT_TOO_LARGE = 24,
+  /**
+   * The buffer cannot hold the next message; the needed size was reported and the
+   * message was not consumed.
+   */
+  SHMKIT_BUFFER_TOO_SMALL = 25,
+  /**
+   * The other end of the pipe closed and everything it sent has been received.
+   */
+  SHMKIT_EOF = 26,
+  /**
+   * The other end of the pipe is closed or its process died; nothing was sent.
+   */
+  SHMKIT_BROKEN_PIPE = 27,
+  /**
    * A required pointer argument was NULL (or the handle was already closed).
    */
   SHMKIT_NULL_ARGUMENT = 100,

@@ -144,6 +144,42 @@ pub enum Error {
     /// The operation is not supported on this platform or build.
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
+    /// A fixed-capacity container (dict, list, message ring) has no room for the item;
+    /// nothing was changed.
+    #[error("full: {0}")]
+    Full(String),
+    /// A message is larger than the queue or pipe accepts.
+    #[error("message of {size} bytes is larger than the maximum of {max} bytes")]
+    TooLarge {
+        /// The message's size in bytes.
+        size: usize,
+        /// The largest message the queue or pipe accepts.
+        max: usize,
+    },
+    /// The caller's buffer cannot hold the next message; the message was not consumed.
+    #[error("buffer of {capacity} bytes is too small: the next message needs {needed} bytes")]
+    BufferTooSmall {
+        /// The size the buffer must have.
+        needed: usize,
+        /// The size of the buffer given.
+        capacity: usize,
+    },
+    /// The other end of a pipe closed (or its process died) and every message it sent has
+    /// been received: nothing more will arrive.
+    #[error("end of file: the other end closed and everything it sent has been received")]
+    Eof,
+    /// The other end of a pipe is closed or its process died: a send cannot be delivered.
+    #[error("broken pipe: the other end is closed or its process died")]
+    BrokenPipe,
+    /// A value could not be serialized or deserialized (postcard).
+    #[error("serialization error: {0}")]
+    Codec(String),
+    /// A task or child process panicked; the panic message is included.
+    #[error("panicked: {0}")]
+    Panicked(String),
+    /// A worker or child process died (killed by a signal or exited) before finishing.
+    #[error("process died: {0}")]
+    ProcessDied(String),
     /// Any other OS error, with what was being done.
     #[error("{context}: {source}")]
     Io {

@@ -62,6 +62,17 @@ pub enum shmkit_status {
     /// The queue is closed (`shmkit_queue_shutdown`): a put puts nothing, and a get
     /// finds it drained.
     SHMKIT_CLOSED = 22,
+    /// A fixed-capacity container (dict, list) has no room; nothing changed.
+    SHMKIT_FULL = 23,
+    /// A message is larger than the queue or pipe accepts; nothing was sent.
+    SHMKIT_TOO_LARGE = 24,
+    /// The buffer cannot hold the next message; the needed size was reported and the
+    /// message was not consumed.
+    SHMKIT_BUFFER_TOO_SMALL = 25,
+    /// The other end of the pipe closed and everything it sent has been received.
+    SHMKIT_EOF = 26,
+    /// The other end of the pipe is closed or its process died; nothing was sent.
+    SHMKIT_BROKEN_PIPE = 27,
     /// A required pointer argument was NULL (or the handle was already closed).
     SHMKIT_NULL_ARGUMENT = 100,
     /// shmkit panicked; the call had no effect that can be relied on. Please report it.
@@ -101,6 +112,11 @@ impl shmkit_status {
             Error::OverRelease { .. } => SHMKIT_OVER_RELEASE,
             Error::BrokenBarrier(_) => SHMKIT_BROKEN_BARRIER,
             Error::Closed => SHMKIT_CLOSED,
+            Error::Full(_) => SHMKIT_FULL,
+            Error::TooLarge { .. } => SHMKIT_TOO_LARGE,
+            Error::BufferTooSmall { .. } => SHMKIT_BUFFER_TOO_SMALL,
+            Error::Eof => SHMKIT_EOF,
+            Error::BrokenPipe => SHMKIT_BROKEN_PIPE,
             _ => SHMKIT_UNKNOWN_ERROR,
         }
     }
@@ -156,6 +172,23 @@ pub(crate) fn message(code: c_int) -> &'static CStr {
         (
             SHMKIT_CLOSED,
             c"the queue is closed (and drained, for a get)",
+        ),
+        (SHMKIT_FULL, c"the container is full; nothing changed"),
+        (
+            SHMKIT_TOO_LARGE,
+            c"the message is larger than the maximum; nothing was sent",
+        ),
+        (
+            SHMKIT_BUFFER_TOO_SMALL,
+            c"the buffer is too small for the next message; it was not consumed",
+        ),
+        (
+            SHMKIT_EOF,
+            c"end of file: the other end closed and everything it sent was received",
+        ),
+        (
+            SHMKIT_BROKEN_PIPE,
+            c"broken pipe: the other end is closed or its process died",
         ),
         (SHMKIT_NULL_ARGUMENT, c"a required argument was NULL"),
         (SHMKIT_PANIC, c"internal error: shmkit panicked"),
