@@ -11,6 +11,7 @@
 //! | `Semaphore`, `BoundedSemaphore` | [`Semaphore`], [`BoundedSemaphore`] |
 //! | `Event`, `Condition`, `Barrier` | [`Event`], [`Condition`], [`Barrier`] |
 //! | `Queue`, `JoinableQueue` | [`Queue<T>`](Queue), [`JoinableQueue<T>`](JoinableQueue) |
+//! | `Queue` of pickled objects | [`MessageQueue`]: byte messages of any length, serde values |
 //!
 //! Every primitive also has a `#[repr(C)]` raw form ([`RawMutex`], [`RawSemaphore`], ...)
 //! that can be placed inside any segment. [`inspect`] reads segments without touching
@@ -79,7 +80,9 @@ pub mod value;
 
 pub use array::{Array, ArrayGuard};
 pub use error::{Error, Result};
-pub use queue::{GetError, JoinableQueue, PutError, Queue, QueueSnapshot, WaitPolicy};
+pub use queue::{
+    GetError, JoinableQueue, MessageQueue, PutError, Queue, QueueSnapshot, WaitPolicy,
+};
 pub use segment::{Kind, Segment, SegmentInfo, SegmentOptions, unlink};
 pub use sync::{
     Barrier, BoundedSemaphore, Condition, Event, RLock, RLockGuard, RawBarrier, RawCondition,

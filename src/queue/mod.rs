@@ -39,6 +39,7 @@
 
 mod dynamic;
 mod joinable;
+pub mod message;
 mod primitive;
 mod ring;
 
@@ -55,6 +56,7 @@ use crate::types::{Shareable, TypeDesc};
 
 pub use dynamic::DynQueue;
 pub use joinable::JoinableQueue;
+pub use message::{MessageQueue, MessageQueueSnapshot};
 use ring::{
     Batch, BatchMut, ByteSlots, CONTROL_LEN, Control, Ring, SegSlots, Slots, TryGet, TryPut, Waited,
 };
