@@ -12,6 +12,7 @@
 //! | `Event`, `Condition`, `Barrier` | [`Event`], [`Condition`], [`Barrier`] |
 //! | `Queue`, `JoinableQueue` | [`Queue<T>`](Queue), [`JoinableQueue<T>`](JoinableQueue) |
 //! | `Queue` of pickled objects | [`MessageQueue`]: byte messages of any length, serde values |
+//! | `Pipe(duplex)`, `Connection` | [`Pipe`], [`PipeEnd`]: send/recv/poll, EOF and broken pipe |
 //!
 //! Every primitive also has a `#[repr(C)]` raw form ([`RawMutex`], [`RawSemaphore`], ...)
 //! that can be placed inside any segment. [`inspect`] reads segments without touching
@@ -81,7 +82,8 @@ pub mod value;
 pub use array::{Array, ArrayGuard};
 pub use error::{Error, Result};
 pub use queue::{
-    GetError, JoinableQueue, MessageQueue, PutError, Queue, QueueSnapshot, WaitPolicy,
+    GetError, JoinableQueue, MessageQueue, Pipe, PipeEnd, PutError, Queue, QueueSnapshot,
+    WaitPolicy,
 };
 pub use segment::{Kind, Segment, SegmentInfo, SegmentOptions, unlink};
 pub use sync::{

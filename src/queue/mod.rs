@@ -40,6 +40,7 @@
 mod dynamic;
 mod joinable;
 pub mod message;
+pub mod pipe;
 mod primitive;
 mod ring;
 
@@ -57,6 +58,7 @@ use crate::types::{Shareable, TypeDesc};
 pub use dynamic::DynQueue;
 pub use joinable::JoinableQueue;
 pub use message::{MessageQueue, MessageQueueSnapshot};
+pub use pipe::{Pipe, PipeEnd, PipeSide, PipeSnapshot};
 use ring::{
     Batch, BatchMut, ByteSlots, CONTROL_LEN, Control, Ring, SegSlots, Slots, TryGet, TryPut, Waited,
 };
