@@ -230,9 +230,22 @@ typedef struct shmkit_condition shmkit_condition;
 typedef struct shmkit_event shmkit_event;
 
 /**
+ * A handle to a named message queue (the C form of `shmkit::MessageQueue`). Made by
+ * `shmkit_message_queue_create` / `_open` / `_open_or_create`, released by
+ * `shmkit_message_queue_close`.
+ */
+typedef struct shmkit_message_queue shmkit_message_queue;
+
+/**
  * A handle to a named robust process-shared lock (the C form of `shmkit::Mutex`).
  */
 typedef struct shmkit_mutex shmkit_mutex;
+
+/**
+ * A handle to one end of a pipe (the C form of `shmkit::PipeEnd`). Made by
+ * `shmkit_pipe_create` / `_open` / `_anonymous`, released by `shmkit_pipe_close`.
+ */
+typedef struct shmkit_pipe shmkit_pipe;
 
 /**
  * A handle to a named queue or joinable queue (the C form of `shmkit::Queue<T>` and
@@ -781,6 +794,167 @@ enum shmkit_status shmkit_event_wait_timeout(const struct shmkit_event *event,
                                              bool *out_set);
 
 /**
+ * Creates the message queue `name`: a ring of about `capacity_bytes` bytes for
+ * messages of up to `max_message` bytes (each message takes 8 bytes plus its length
+ * rounded up to 8). Writes a new handle to `*out`; the creating handle removes the
+ * name when it is closed.
+ *
+ * Returns `SHMKIT_ALREADY_EXISTS`, `SHMKIT_INVALID_NAME`, `SHMKIT_INVALID_ARGUMENT`
+ * (`capacity_bytes` 0, too large, or below `max_message`), ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_create(const char *name,
+                                               size_t capacity_bytes,
+                                               size_t max_message,
+                                               struct shmkit_message_queue **out);
+
+/**
+ * Opens the message queue `name` and writes a new handle to `*out`.
+ *
+ * Returns `SHMKIT_NOT_FOUND`, `SHMKIT_KIND_MISMATCH`, `SHMKIT_CORRUPT`, ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_open(const char *name, struct shmkit_message_queue **out);
+
+/**
+ * Opens the message queue `name`, creating it if it does not exist (an existing queue
+ * keeps its own sizes), and writes a new handle to `*out`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_open_or_create(const char *name,
+                                                       size_t capacity_bytes,
+                                                       size_t max_message,
+                                                       struct shmkit_message_queue **out);
+
+/**
+ * Closes `*queue` and sets it to NULL (a NULL `*queue` is a no-op). This releases the
+ * handle only; `shmkit_message_queue_shutdown` closes the queue for every process.
+ *
+ * # Safety
+ * `queue` is NULL or the address of a handle variable (NULL or a live handle) that no
+ * other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_message_queue_close(struct shmkit_message_queue **queue);
+
+/**
+ * Puts the `len` bytes at `msg` as one message (`len` may be 0), waiting while there
+ * is no room: at most `timeout_ns` nanoseconds, forever if negative.
+ *
+ * Returns `SHMKIT_TOO_LARGE` (above the maximum), `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `msg` is readable for `len` bytes (NULL only if
+ * `len` is 0).
+ */
+enum shmkit_status shmkit_message_queue_put(const struct shmkit_message_queue *queue,
+                                            const void *msg,
+                                            size_t len,
+                                            int64_t timeout_ns);
+
+/**
+ * Puts one message if there is room now; `SHMKIT_WOULD_BLOCK` when full,
+ * `SHMKIT_TOO_LARGE`, `SHMKIT_CLOSED`.
+ *
+ * # Safety
+ * As `shmkit_message_queue_put`.
+ */
+enum shmkit_status shmkit_message_queue_try_put(const struct shmkit_message_queue *queue,
+                                                const void *msg,
+                                                size_t len);
+
+/**
+ * Takes the oldest message into `buf` (`cap` bytes) and writes its length to
+ * `*out_len`, waiting while the queue is empty: at most `timeout_ns` nanoseconds,
+ * forever if negative.
+ *
+ * Returns `SHMKIT_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the message
+ * stays in the queue), `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED` (closed and drained).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `buf` is writable for `cap` bytes (NULL only if
+ * `cap` is 0); `out_len` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_get(const struct shmkit_message_queue *queue,
+                                            void *buf,
+                                            size_t cap,
+                                            int64_t timeout_ns,
+                                            size_t *out_len);
+
+/**
+ * Takes the oldest message into `buf` if there is one now; `SHMKIT_WOULD_BLOCK` when
+ * empty, otherwise as `shmkit_message_queue_get`.
+ *
+ * # Safety
+ * As `shmkit_message_queue_get`.
+ */
+enum shmkit_status shmkit_message_queue_try_get(const struct shmkit_message_queue *queue,
+                                                void *buf,
+                                                size_t cap,
+                                                size_t *out_len);
+
+/**
+ * Writes the number of messages in the queue now to `*out` (approximate while other
+ * processes work).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_len(const struct shmkit_message_queue *queue, size_t *out);
+
+/**
+ * Writes the ring bytes in use now (record headers and padding included) to `*out`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_bytes_used(const struct shmkit_message_queue *queue,
+                                                   size_t *out);
+
+/**
+ * Writes the ring's size in bytes to `*out` (the requested capacity rounded up to 8,
+ * plus 8).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_capacity_bytes(const struct shmkit_message_queue *queue,
+                                                       size_t *out);
+
+/**
+ * Writes the largest message the queue accepts to `*out`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_max_message(const struct shmkit_message_queue *queue,
+                                                    size_t *out);
+
+/**
+ * Writes whether the queue was closed (`shmkit_message_queue_shutdown`) to `*out`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_is_closed(const struct shmkit_message_queue *queue,
+                                                  bool *out);
+
+/**
+ * Closes the queue for every process: puts fail with `SHMKIT_CLOSED` from now on,
+ * gets take what is left and then fail with `SHMKIT_CLOSED`; every waiter wakes. The
+ * handle stays valid (release it with `shmkit_message_queue_close`).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_message_queue_shutdown(const struct shmkit_message_queue *queue);
+
+/**
  * Creates the mutex `name` (unlocked) and writes a new handle to `*out`. The creating
  * handle removes the name when it is closed.
  *
@@ -851,6 +1025,116 @@ enum shmkit_status shmkit_mutex_unlock(const struct shmkit_mutex *mutex);
  * `mutex` is NULL or a live handle.
  */
 enum shmkit_status shmkit_mutex_mark_consistent(const struct shmkit_mutex *mutex);
+
+/**
+ * Creates the pipe `name` with rings of `capacity_bytes` (rounded up to 8) per
+ * direction, duplex or one-way (in a one-way pipe end A receives and end B sends),
+ * and writes a handle to end A, owned by this process, to `*out`. Closing it closes
+ * end A and removes the name.
+ *
+ * Returns `SHMKIT_ALREADY_EXISTS`, `SHMKIT_INVALID_NAME`, `SHMKIT_INVALID_ARGUMENT`
+ * (`capacity_bytes` 0 or too large), ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_pipe_create(const char *name,
+                                      bool duplex,
+                                      size_t capacity_bytes,
+                                      struct shmkit_pipe **out);
+
+/**
+ * Opens the pipe `name`, claims its end B for this process, and writes a handle to it
+ * to `*out`.
+ *
+ * Returns `SHMKIT_NOT_FOUND`, `SHMKIT_KIND_MISMATCH`, `SHMKIT_INVALID_ARGUMENT` (end B
+ * is already taken), `SHMKIT_CORRUPT`, ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_pipe_open(const char *name, struct shmkit_pipe **out);
+
+/**
+ * Makes an unnamed pipe and writes handles to its ends A and B to `*out_a` and
+ * `*out_b`, for a parent and the child it forks afterwards: each process uses one end
+ * (the first process to use an end owns it) and may close its handle to the other.
+ *
+ * # Safety
+ * `out_a` and `out_b` are NULL or writable.
+ */
+enum shmkit_status shmkit_pipe_anonymous(bool duplex,
+                                         size_t capacity_bytes,
+                                         struct shmkit_pipe **out_a,
+                                         struct shmkit_pipe **out_b);
+
+/**
+ * Closes `*pipe` and sets it to NULL (a NULL `*pipe` is a no-op). If this process owns
+ * the end, the end is closed too (the other end then sees EOF); the handle from
+ * `shmkit_pipe_create` also removes the name.
+ *
+ * # Safety
+ * `pipe` is NULL or the address of a handle variable (NULL or a live handle) that no
+ * other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_pipe_close(struct shmkit_pipe **pipe);
+
+/**
+ * Closes the end (if this process owns it) but keeps the handle valid: later calls on
+ * it return `SHMKIT_CLOSED`; the other end sees EOF once it has received everything.
+ *
+ * # Safety
+ * `pipe` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_pipe_shutdown(const struct shmkit_pipe *pipe);
+
+/**
+ * Sends the `len` bytes at `msg` as one message (`len` may be 0, or larger than the
+ * ring: it is streamed), waiting for room as needed.
+ *
+ * Returns `SHMKIT_BROKEN_PIPE` (the other end is closed or its process died),
+ * `SHMKIT_CLOSED` (this end is closed), `SHMKIT_INVALID_ARGUMENT` (the receiving end of
+ * a one-way pipe, or an end owned by another process).
+ *
+ * # Safety
+ * `pipe` is NULL or a live handle; `msg` is readable for `len` bytes (NULL only if
+ * `len` is 0).
+ */
+enum shmkit_status shmkit_pipe_send(const struct shmkit_pipe *pipe, const void *msg, size_t len);
+
+/**
+ * Receives the next message into `buf` (`cap` bytes) and writes its length to
+ * `*out_len`, waiting at most `timeout_ns` nanoseconds for it to begin (forever if
+ * negative; 0 does not wait).
+ *
+ * Returns `SHMKIT_EOF` (the other end closed or died and everything it sent was
+ * received), `SHMKIT_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the message
+ * is not consumed), `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED`, `SHMKIT_INVALID_ARGUMENT` (the
+ * sending end of a one-way pipe).
+ *
+ * # Safety
+ * `pipe` is NULL or a live handle; `buf` is writable for `cap` bytes (NULL only if
+ * `cap` is 0); `out_len` is NULL or writable.
+ */
+enum shmkit_status shmkit_pipe_recv(const struct shmkit_pipe *pipe,
+                                    void *buf,
+                                    size_t cap,
+                                    int64_t timeout_ns,
+                                    size_t *out_len);
+
+/**
+ * Waits at most `timeout_ns` nanoseconds (negative: forever, 0: just look) until a
+ * receive would not block, and writes whether it would to `*out_ready`: a message has
+ * begun to arrive, or the other end is closed or dead (a receive then reports
+ * `SHMKIT_EOF`). Python's `Connection.poll(timeout)`; a timeout is `SHMKIT_OK` with
+ * `false`.
+ *
+ * # Safety
+ * `pipe` is NULL or a live handle; `out_ready` is NULL or writable.
+ */
+enum shmkit_status shmkit_pipe_poll(const struct shmkit_pipe *pipe,
+                                    int64_t timeout_ns,
+                                    bool *out_ready);
 
 /**
  * Creates the queue `name` of up to `capacity` elements of `type` and writes a new

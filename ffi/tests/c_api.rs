@@ -77,6 +77,16 @@ fn c_api_queue() {
 }
 
 #[test]
+fn c_api_message_queue() {
+    run_c_test("message_queue.c");
+}
+
+#[test]
+fn c_api_pipe() {
+    run_c_test("pipe.c");
+}
+
+#[test]
 fn header_compiles_as_cxx() {
     let _ = support::static_lib();
     let src = c_test("header.cpp");
