@@ -534,6 +534,8 @@ pub fn decode_view(input: &ViewInput<'_>) -> KindView {
         Kind::Condition => view_condition(input),
         Kind::Barrier => view_barrier(input),
         Kind::Queue | Kind::JoinableQueue => view_queue(input),
+        Kind::MessageQueue => view_message_queue(input),
+        Kind::Pipe => view_pipe(input),
         other => KindView::unavailable(other.name()),
     }
 }
@@ -866,6 +868,110 @@ fn view_queue(input: &ViewInput<'_>) -> KindView {
     }
     if geometry.is_ok() {
         queued(input, &q, window, first_slot, &mut v);
+    }
+    v
+}
+
+fn view_message_queue(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    if let Err(reason) = queue::message::geometry(input.info) {
+        v.notes.push(reason);
+    }
+    let Some(q) = queue::MessageQueueSnapshot::from_bytes(input.info, input.control) else {
+        too_short(&mut v, input, "a message queue");
+        return v;
+    };
+    v.fields.push(("len", Field::U64(q.len)));
+    v.fields.push(("bytes_used", Field::U64(q.bytes_used)));
+    v.fields
+        .push(("capacity_bytes", Field::U64(q.capacity_bytes)));
+    v.fields.push(("max_message", Field::U64(q.max_message)));
+    v.fields.push(("head", Field::U64(q.head)));
+    v.fields.push(("tail", Field::U64(q.tail)));
+    v.fields
+        .push(("waiting_producers", Field::U64(q.waiting_producers.into())));
+    v.fields
+        .push(("waiting_consumers", Field::U64(q.waiting_consumers.into())));
+    v.fields.push(("closed", Field::Bool(q.closed)));
+    v.fields.push(("puts", Field::U64(q.puts)));
+    v.fields.push(("gets", Field::U64(q.gets)));
+    v.fields.push(("repairs", Field::U64(q.repairs)));
+    mutex_fields(input.control, &LOCK_KEYS, &mut v, "the queue's lock");
+    if q.tail.wrapping_sub(q.head) > q.capacity_bytes {
+        v.notes.push(format!(
+            "head {} and tail {} are {} bytes apart, more than the ring: the segment was overwritten (operations report it as corrupt)",
+            q.head,
+            q.tail,
+            q.tail.wrapping_sub(q.head)
+        ));
+    }
+    if q.waiting_producers != 0 || q.waiting_consumers != 0 {
+        v.notes.push(
+            "waiting_producers and waiting_consumers count processes recorded as sleeping; one killed while waiting stays counted (it only costs a wake-up system call)"
+                .into(),
+        );
+    }
+    v
+}
+
+fn view_pipe(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    if let Err(reason) = queue::pipe::geometry(input.info) {
+        v.notes.push(reason);
+    }
+    let Some(p) = queue::PipeSnapshot::from_bytes(input.info, input.control) else {
+        too_short(&mut v, input, "a pipe");
+        return v;
+    };
+    v.fields.push(("duplex", Field::Bool(p.duplex)));
+    v.fields
+        .push(("capacity_bytes", Field::U64(p.capacity_bytes)));
+    const END_KEYS: [[&str; 5]; 2] = [
+        ["a.pid", "a.closed", "a.sent", "a.received", "A"],
+        ["b.pid", "b.closed", "b.sent", "b.received", "B"],
+    ];
+    for (end, keys) in p.ends.iter().zip(END_KEYS) {
+        v.fields.push((
+            keys[0],
+            Field::Pid {
+                pid: end.pid.unwrap_or(0),
+                alive: end.alive,
+            },
+        ));
+        v.fields.push((keys[1], Field::Bool(end.closed)));
+        v.fields.push((keys[2], Field::U64(end.sent)));
+        v.fields.push((keys[3], Field::U64(end.received)));
+        match end.pid {
+            None => v
+                .notes
+                .push(format!("end {} is not claimed by any process yet", keys[4])),
+            Some(pid) if !end.alive && !end.closed => v.notes.push(format!(
+                "end {} belongs to pid {pid}, which no longer runs: the other end sees EOF / broken pipe",
+                keys[4]
+            )),
+            _ => {}
+        }
+    }
+    const DIR_KEYS: [[&str; 3]; 2] = [
+        [
+            "a_to_b.buffered",
+            "a_to_b.waiting_receivers",
+            "a_to_b.waiting_senders",
+        ],
+        [
+            "b_to_a.buffered",
+            "b_to_a.waiting_receivers",
+            "b_to_a.waiting_senders",
+        ],
+    ];
+    for (dir, keys) in p.dirs.iter().zip(DIR_KEYS) {
+        if let Some(d) = dir {
+            v.fields.push((keys[0], Field::U64(d.buffered)));
+            v.fields
+                .push((keys[1], Field::U64(d.waiting_receivers.into())));
+            v.fields
+                .push((keys[2], Field::U64(d.waiting_senders.into())));
+        }
     }
     v
 }

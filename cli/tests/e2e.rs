@@ -495,3 +495,57 @@ fn initializing_segment_of_a_dead_creator_is_listed_and_collected() {
         std::panic::resume_unwind(p);
     }
 }
+
+#[test]
+fn show_of_a_message_queue_and_a_pipe() {
+    let name = common::unique_name("show-mq");
+    let q = shmkit::MessageQueue::create(&name, 1000, 100).unwrap();
+    q.put_bytes(b"hello").unwrap();
+    q.put_bytes(b"").unwrap();
+    q.put_bytes(&[1; 20]).unwrap();
+    q.get_bytes().unwrap();
+    let text = stdout(&shmkit(&["show", &name]));
+    assert!(text.contains("message-queue"), "{text}");
+    assert!(text.contains("len                  2"), "{text}");
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(j["view"]["available"], true);
+    assert_eq!(f["len"], 2);
+    assert_eq!(f["bytes_used"], 8 + 32);
+    assert_eq!(f["capacity_bytes"], 1008);
+    assert_eq!(f["max_message"], 100);
+    assert_eq!((f["puts"].clone(), f["gets"].clone()), (3.into(), 1.into()));
+    assert_eq!(f["closed"], false);
+    assert_eq!(f["waiting_consumers"], 0);
+    assert_eq!(f["lock.locked"], false);
+    q.close();
+    assert_eq!(
+        json(&["show", &name, "--json"])["view"]["fields"]["closed"],
+        true
+    );
+
+    let name = common::unique_name("show-pipe");
+    let a = shmkit::Pipe::create(&name, true, 256).unwrap();
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(j["segment"]["kind"], "pipe");
+    assert_eq!(f["duplex"], true);
+    assert_eq!(f["capacity_bytes"], 256);
+    assert_eq!(f["a.pid"]["pid"], std::process::id());
+    assert_eq!(f["a.pid"]["alive"], true);
+    assert_eq!(f["b.pid"]["pid"], 0);
+    let notes = j["view"]["notes"].to_string();
+    assert!(notes.contains("end B is not claimed"), "{notes}");
+    let b = shmkit::Pipe::open(&name).unwrap();
+    a.send_bytes(b"12345").unwrap();
+    b.close();
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(f["a_to_b.buffered"], 8 + 5);
+    assert_eq!(f["b_to_a.buffered"], 0);
+    assert_eq!(f["a.sent"], 1);
+    assert_eq!(f["b.closed"], true);
+    assert_eq!(f["a.closed"], false);
+    let text = stdout(&shmkit(&["show", &name]));
+    assert!(text.contains("a_to_b.buffered"), "{text}");
+}
