@@ -408,9 +408,12 @@ impl PipeEnd {
         }
         let me = sys::cached_pid();
         let end = self.me();
-        let owner = match end.pid.compare_exchange(0, me, SeqCst, Acquire) {
-            Ok(_) => me,
-            Err(p) => p,
+        let owner = match end.pid.load(Acquire) {
+            0 => match end.pid.compare_exchange(0, me, SeqCst, Acquire) {
+                Ok(_) => me,
+                Err(p) => p,
+            },
+            p => p,
         };
         if owner != me {
             return Err(Error::InvalidArgument(format!(
