@@ -290,3 +290,27 @@ fn chaos_sigkill_loses_no_acknowledged_message() {
     );
     assert_eq!(q.bytes_used(), 0);
 }
+
+#[test]
+fn consumer_killed_holding_the_lock_before_committing_loses_nothing() {
+    const TEST: &str = "consumer_killed_holding_the_lock_before_committing_loses_nothing";
+    if let Some(child) = common::child_role() {
+        // Takes the lock and dies before storing `head`: as a consumer killed while
+        // copying the message out.
+        let q = MessageQueue::open(child.arg(0)).unwrap();
+        q.hang_holding_lock_for_tests(&[], false);
+    }
+    let name = common::unique_name("mq-crash-get-early");
+    let q = MessageQueue::create(&name, 256, 64).unwrap();
+    q.put_bytes(b"still here").unwrap();
+    let mut kid = common::spawn_child(TEST, "hanger", &[&name]);
+    wait_for_holder(&q, &kid);
+    // A blocked consumer is handed the lock (owner died) when the holder is killed.
+    std::thread::scope(|s| {
+        let getter = s.spawn(|| q.get_bytes_timeout(LIMIT));
+        std::thread::sleep(Duration::from_millis(20));
+        common::kill9(&mut kid);
+        assert_eq!(getter.join().unwrap().unwrap(), b"still here");
+    });
+    assert_eq!((q.len(), q.snapshot().repairs), (0, 1));
+}

@@ -112,6 +112,17 @@ struct Control {
 const _: () = assert!(std::mem::size_of::<EndCtl>() == 64);
 const _: () = assert!(std::mem::size_of::<DirCtl>() == 128);
 const _: () = assert!(std::mem::size_of::<Control>() == PIPE_CONTROL_LEN);
+const _: () = {
+    assert!(std::mem::offset_of!(EndCtl, closed) == 4);
+    assert!(std::mem::offset_of!(EndCtl, sent) == 8);
+    assert!(std::mem::offset_of!(EndCtl, received) == 16);
+    assert!(std::mem::offset_of!(DirCtl, data) == 8);
+    assert!(std::mem::offset_of!(DirCtl, reader_waiting) == 12);
+    assert!(std::mem::offset_of!(DirCtl, head) == 64);
+    assert!(std::mem::offset_of!(DirCtl, space) == 72);
+    assert!(std::mem::offset_of!(DirCtl, writer_waiting) == 76);
+    assert!(std::mem::offset_of!(Control, dirs) == 128);
+};
 
 /// Which end of a pipe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -913,12 +924,27 @@ impl PipeEnd {
 
     /// The pipe's state, for display and monitoring.
     pub fn snapshot(&self) -> PipeSnapshot {
+        // Copy each field with an access of its own size, into the documented layout.
         let mut control = vec![0u8; PIPE_CONTROL_LEN];
-        for (i, chunk) in control.chunks_exact_mut(8).enumerate() {
-            // SAFETY: offset i*8 < PIPE_CONTROL_LEN is inside the control block,
-            // 8-aligned; read atomically (racy reads of counters are fine).
-            let w = unsafe { AtomicU64::from_ptr(self.seg.control_ptr().add(i * 8).cast()) };
-            chunk.copy_from_slice(&w.load(Relaxed).to_ne_bytes());
+        let mut put = |off: usize, bytes: &[u8]| {
+            control[off..off + bytes.len()].copy_from_slice(bytes);
+        };
+        let c = self.ctl();
+        for (i, e) in c.ends.iter().enumerate() {
+            let base = i * 64;
+            put(base, &e.pid.load(Relaxed).to_ne_bytes());
+            put(base + 4, &e.closed.load(Relaxed).to_ne_bytes());
+            put(base + 8, &e.sent.load(Relaxed).to_ne_bytes());
+            put(base + 16, &e.received.load(Relaxed).to_ne_bytes());
+        }
+        for (i, d) in c.dirs.iter().enumerate() {
+            let base = 128 + i * 128;
+            put(base, &d.tail.load(Relaxed).to_ne_bytes());
+            put(base + 8, &d.data.load(Relaxed).to_ne_bytes());
+            put(base + 12, &d.reader_waiting.load(Relaxed).to_ne_bytes());
+            put(base + 64, &d.head.load(Relaxed).to_ne_bytes());
+            put(base + 72, &d.space.load(Relaxed).to_ne_bytes());
+            put(base + 76, &d.writer_waiting.load(Relaxed).to_ne_bytes());
         }
         PipeSnapshot::from_bytes(self.seg.info(), &control).expect("a pipe's control block")
     }
