@@ -38,7 +38,7 @@
 
 use std::fmt;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, fence};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -738,12 +738,16 @@ impl MessageQueue {
         }
     }
 
-    /// Bumps `w` and wakes up to `n` sleepers, entering the kernel only if a waiter is
-    /// recorded (the Dekker handshake of `sync::primitive::enter`).
+    /// Wakes up to `n` sleepers on `w` after a change they wait for (committed just
+    /// before), entering the kernel only if a waiter is recorded: a sequentially
+    /// consistent fence, then the waiter count; with the waiter's register, fence,
+    /// re-check in `wait_loop` (Dekker), either the waiter sees the change or this sees
+    /// the waiter. No read-modify-write when nobody waits.
     fn notify(&self, w: Word, n: u32) {
         let (word, waiting) = self.word(w);
-        word.fetch_add(1, SeqCst);
-        if waiting.load(SeqCst) != 0 {
+        fence(SeqCst);
+        if waiting.load(Relaxed) != 0 {
+            word.fetch_add(1, SeqCst);
             sys::futex_wake(word, n);
         }
     }
@@ -822,8 +826,11 @@ impl MessageQueue {
                 }
             };
             let (word, waiting) = self.word(w);
-            waiting.fetch_add(1, SeqCst);
+            // The word before registering: a waker that sees us bumps it, so the
+            // sleep below returns at once if that happened after this load.
             let seen = word.load(SeqCst);
+            waiting.fetch_add(1, SeqCst);
+            fence(SeqCst);
             if !self.ready(w, need) {
                 sys::futex_wait(word, seen, Some(slice));
             }

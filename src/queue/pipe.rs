@@ -40,7 +40,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, fence};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -321,11 +321,26 @@ pub struct PipeEnd {
     side: PipeSide,
     ring_len: u64,
     duplex: bool,
-    send_turn: std::sync::Mutex<Instant>,
-    recv_turn: std::sync::Mutex<()>,
+    send_turn: std::sync::Mutex<SendState>,
+    recv_turn: std::sync::Mutex<RecvState>,
     /// This handle was closed (the end itself too, if this process owns it).
     closed_here: AtomicBool,
     policy: WaitPolicy,
+}
+
+/// A sender's private state (under the send turn).
+struct SendState {
+    /// When the receiver's process was last checked.
+    last_check: Instant,
+    /// The receiver's `head` as last read: free space is at least what it implies
+    /// (`head` only grows), so the shared line is read again only when that runs out.
+    head: u64,
+}
+
+/// A receiver's private state (under the receive turn).
+struct RecvState {
+    /// The sender's `tail` as last read (published bytes are at least up to it).
+    tail: u64,
 }
 
 /// The two futex words of a stream.
@@ -351,13 +366,14 @@ impl PipeEnd {
             side,
             ring_len,
             duplex,
-            // In the past, so that the first send checks the receiver's process.
-            send_turn: std::sync::Mutex::new(
-                Instant::now()
+            send_turn: std::sync::Mutex::new(SendState {
+                // In the past, so that the first send checks the receiver's process.
+                last_check: Instant::now()
                     .checked_sub(SEND_LIVENESS_EVERY)
                     .unwrap_or_else(Instant::now),
-            ),
-            recv_turn: std::sync::Mutex::new(()),
+                head: 0,
+            }),
+            recv_turn: std::sync::Mutex::new(RecvState { tail: 0 }),
             closed_here: AtomicBool::new(false),
             policy: WaitPolicy::default(),
         })
@@ -475,14 +491,30 @@ impl PipeEnd {
         Ok(n)
     }
 
+    /// Wakes the sleepers on stream `dir`'s word `w` after a change they wait for (a
+    /// store just made), entering the kernel only when a waiter is recorded: a
+    /// sequentially consistent fence, then the waiter count (Dekker with the waiter's
+    /// register-fence-recheck in `wait`). No read-modify-write when nobody waits.
+    fn corrupt_stream(&self, dir: usize, head: u64, tail: u64) -> Error {
+        Error::corrupt(
+            self.name(),
+            format!(
+                "stream {dir} holds {} bytes (head {head}, tail {tail}), more than its {}-byte ring",
+                tail.wrapping_sub(head),
+                self.ring_len
+            ),
+        )
+    }
+
     fn notify(&self, dir: usize, w: Word) {
         let d = self.dir(dir);
         let (word, waiting) = match w {
             Word::Data => (&d.data, &d.reader_waiting),
             Word::Space => (&d.space, &d.writer_waiting),
         };
-        word.fetch_add(1, SeqCst);
-        if waiting.load(SeqCst) != 0 {
+        fence(SeqCst);
+        if waiting.load(Relaxed) != 0 {
+            word.fetch_add(1, SeqCst);
             sys::futex_wake(word, u32::MAX);
         }
     }
@@ -548,8 +580,11 @@ impl PipeEnd {
                 }
                 slice = slice.min(d - now);
             }
-            waiting.fetch_add(1, SeqCst);
+            // The word before registering: a waker that sees us bumps it, so the
+            // sleep below returns at once if that happened after this load.
             let seen = word.load(SeqCst);
+            waiting.fetch_add(1, SeqCst);
+            fence(SeqCst);
             let done = ready();
             if !done && !self.peer_gone(false) {
                 sys::futex_wait(word, seen, Some(slice));
@@ -587,19 +622,30 @@ impl PipeEnd {
             });
         }
         self.claim()?;
-        let mut last_check = self.send_turn.lock().unwrap_or_else(|p| p.into_inner());
-        let check_pid = last_check.elapsed() >= SEND_LIVENESS_EVERY;
+        let mut st = self.send_turn.lock().unwrap_or_else(|p| p.into_inner());
+        let check_pid = st.last_check.elapsed() >= SEND_LIVENESS_EVERY;
         if check_pid {
-            *last_check = Instant::now();
+            st.last_check = Instant::now();
         }
         if self.peer_gone(check_pid) {
             return Err(Error::BrokenPipe);
         }
         let header = (msg.len() as u64).to_ne_bytes();
         let mut parts: [&[u8]; 2] = [&header, msg];
+        let mut left = FRAME_HEADER + msg.len() as u64;
         let d = self.dir(dir);
-        loop {
-            let used = self.buffered(dir)?;
+        let mut tail = d.tail.load(Relaxed);
+        while left > 0 {
+            // Free space by the cached head; read the shared head again only when that
+            // is not enough for the rest of the message.
+            let mut used = tail.wrapping_sub(st.head);
+            if used > self.ring_len || self.ring_len - used < left {
+                st.head = d.head.load(Acquire);
+                used = tail.wrapping_sub(st.head);
+                if used > self.ring_len {
+                    return Err(self.corrupt_stream(dir, st.head, tail));
+                }
+            }
             let free = self.ring_len - used;
             if free == 0 {
                 match self.wait(dir, Word::Space, None, || {
@@ -611,21 +657,17 @@ impl PipeEnd {
                 }
             }
             // Copy as much as fits, then publish it with one store.
-            let tail = d.tail.load(Relaxed);
             let mut room = free as usize;
-            let mut at = tail;
             for part in parts.iter_mut() {
                 let n = part.len().min(room);
-                self.write_ring(dir, at, &part[..n]);
+                self.write_ring(dir, tail, &part[..n]);
                 *part = &part[n..];
-                at = at.wrapping_add(n as u64);
+                tail = tail.wrapping_add(n as u64);
                 room -= n;
+                left -= n as u64;
             }
-            d.tail.store(at, Release);
+            d.tail.store(tail, Release);
             self.notify(dir, Word::Data);
-            if parts.iter().all(|p| p.is_empty()) {
-                break;
-            }
         }
         self.me().sent.fetch_add(1, Relaxed);
         Ok(())
@@ -743,22 +785,31 @@ impl PipeEnd {
     fn recv_inner(&self, timeout: Option<Duration>, into: &mut Dest<'_>) -> Result<Received> {
         let dir = self.recv_dir_or_err()?;
         self.claim()?;
-        let _turn = self.recv_turn.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.recv_turn.lock().unwrap_or_else(|p| p.into_inner());
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let timed_out = || Error::Timeout(timeout.unwrap_or_default());
-        // The frame header: wait (bounded by the deadline) for all 8 bytes.
-        match self.wait(dir, Word::Data, deadline, || {
-            self.buffered(dir).map_or(true, |n| n >= FRAME_HEADER)
-        }) {
-            Waited::Ready => {}
-            Waited::PeerGone => return Err(Error::Eof),
-            Waited::Timeout => return Err(timed_out()),
-        }
-        if self.buffered(dir)? < FRAME_HEADER {
-            return Err(Error::Eof);
-        }
         let d = self.dir(dir);
         let head = d.head.load(Relaxed);
+        // Published bytes by the cached tail; read the shared tail again only when the
+        // cache does not show a whole frame header.
+        let mut avail = st.tail.wrapping_sub(head);
+        if avail > self.ring_len || avail < FRAME_HEADER {
+            // The frame header: wait (bounded by the deadline) for all 8 bytes.
+            match self.wait(dir, Word::Data, deadline, || {
+                self.buffered(dir).map_or(true, |n| n >= FRAME_HEADER)
+            }) {
+                Waited::Ready => {}
+                Waited::PeerGone => return Err(Error::Eof),
+                Waited::Timeout => return Err(Error::Timeout(timeout.unwrap_or_default())),
+            }
+            st.tail = d.tail.load(Acquire);
+            avail = st.tail.wrapping_sub(head);
+            if avail > self.ring_len {
+                return Err(self.corrupt_stream(dir, head, st.tail));
+            }
+            if avail < FRAME_HEADER {
+                return Err(Error::Eof);
+            }
+        }
         let mut len = [0u8; FRAME_HEADER as usize];
         self.read_ring(dir, head, &mut len);
         let len = u64::from_ne_bytes(len);
@@ -770,6 +821,7 @@ impl PipeEnd {
         }
         if let Dest::Buf(buf, _) = into {
             if (buf.len() as u64) < len {
+                // Nothing consumed: the caller may come back with a larger buffer.
                 return Err(Error::BufferTooSmall {
                     needed: len as usize,
                     capacity: buf.len(),
@@ -779,38 +831,53 @@ impl PipeEnd {
         if let Dest::Vec(v) = into {
             v.reserve(len.min(self.ring_len.max(1 << 20)) as usize);
         }
-        d.head.store(head.wrapping_add(FRAME_HEADER), Release);
-        self.notify(dir, Word::Space);
+        // `pos`: how far this message has been copied; `stored`: the head published.
+        let mut pos = head.wrapping_add(FRAME_HEADER);
+        let mut stored = head;
         let mut left = len;
         while left > 0 {
-            let avail = self.buffered(dir)?;
-            if avail == 0 {
-                match self.wait(dir, Word::Data, None, || {
-                    self.buffered(dir).map_or(true, |n| n > 0)
-                }) {
-                    Waited::Ready => continue,
-                    // The sender died (or closed) in the middle of the message.
-                    Waited::PeerGone => return Err(Error::Eof),
-                    Waited::Timeout => unreachable!("no deadline"),
+            let mut avail = st.tail.wrapping_sub(pos);
+            if avail == 0 || avail > self.ring_len {
+                // Free what was copied (the sender may be waiting for room), then look
+                // at the shared tail, and wait if nothing more has arrived.
+                if pos != stored {
+                    d.head.store(pos, Release);
+                    self.notify(dir, Word::Space);
+                    stored = pos;
+                }
+                st.tail = d.tail.load(Acquire);
+                avail = st.tail.wrapping_sub(pos);
+                if st.tail.wrapping_sub(stored) > self.ring_len || avail > self.ring_len {
+                    return Err(self.corrupt_stream(dir, stored, st.tail));
+                }
+                if avail == 0 {
+                    match self.wait(dir, Word::Data, None, || {
+                        self.buffered(dir).map_or(true, |n| n > 0)
+                    }) {
+                        Waited::Ready => continue,
+                        // The sender died (or closed) in the middle of the message.
+                        Waited::PeerGone => return Err(Error::Eof),
+                        Waited::Timeout => unreachable!("no deadline"),
+                    }
                 }
             }
             let n = avail.min(left) as usize;
-            let head = d.head.load(Relaxed);
             match into {
                 Dest::Vec(v) => {
                     let at = v.len();
                     v.resize(at + n, 0);
-                    self.read_ring(dir, head, &mut v[at..]);
+                    self.read_ring(dir, pos, &mut v[at..]);
                 }
                 Dest::Buf(buf, at) => {
-                    self.read_ring(dir, head, &mut buf[*at..*at + n]);
+                    self.read_ring(dir, pos, &mut buf[*at..*at + n]);
                     *at += n;
                 }
             }
-            d.head.store(head.wrapping_add(n as u64), Release);
-            self.notify(dir, Word::Space);
+            pos = pos.wrapping_add(n as u64);
             left -= n as u64;
         }
+        d.head.store(pos, Release);
+        self.notify(dir, Word::Space);
         self.me().received.fetch_add(1, Relaxed);
         Ok(match into {
             Dest::Vec(v) => Received::Vec(std::mem::take(v)),
