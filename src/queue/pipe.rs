@@ -669,7 +669,9 @@ impl PipeEnd {
             d.tail.store(tail, Release);
             self.notify(dir, Word::Data);
         }
-        self.me().sent.fetch_add(1, Relaxed);
+        // Only this end's owner writes its counters: no read-modify-write needed.
+        let sent = &self.me().sent;
+        sent.store(sent.load(Relaxed).wrapping_add(1), Relaxed);
         Ok(())
     }
 
@@ -878,7 +880,8 @@ impl PipeEnd {
         }
         d.head.store(pos, Release);
         self.notify(dir, Word::Space);
-        self.me().received.fetch_add(1, Relaxed);
+        let received = &self.me().received;
+        received.store(received.load(Relaxed).wrapping_add(1), Relaxed);
         Ok(match into {
             Dest::Vec(v) => Received::Vec(std::mem::take(v)),
             Dest::Buf(_, at) => Received::Len(*at),
