@@ -11,6 +11,8 @@
 //! | `Semaphore`, `BoundedSemaphore` | [`Semaphore`], [`BoundedSemaphore`] |
 //! | `Event`, `Condition`, `Barrier` | [`Event`], [`Condition`], [`Barrier`] |
 //! | `Queue`, `JoinableQueue` | [`Queue<T>`](Queue), [`JoinableQueue<T>`](JoinableQueue) |
+//! | `Manager().dict()` | [`ByteDict`] (byte or string keys, any serde value), [`Dict<K, V>`](Dict) (fixed-size keys and values) |
+//! | `Manager().list()` | [`List<T>`](List) |
 //!
 //! Every primitive also has a `#[repr(C)]` raw form ([`RawMutex`], [`RawSemaphore`], ...)
 //! that can be placed inside any segment. [`inspect`] reads segments without touching
@@ -67,6 +69,7 @@
 #![warn(missing_docs)]
 
 pub mod array;
+pub mod collections;
 pub mod dynamic;
 pub mod error;
 pub mod inspect;
@@ -78,6 +81,7 @@ pub mod types;
 pub mod value;
 
 pub use array::{Array, ArrayGuard};
+pub use collections::{ByteDict, ByteDictGuard, Dict, DictGuard, List, TableCheck};
 pub use error::{Error, Result};
 pub use queue::{GetError, JoinableQueue, PutError, Queue, QueueSnapshot, WaitPolicy};
 pub use segment::{Kind, Segment, SegmentInfo, SegmentOptions, unlink};
