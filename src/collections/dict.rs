@@ -355,6 +355,8 @@ pub struct TableCheck {
     pub live_bytes: usize,
     /// Arena bytes in use (live records and garbage).
     pub arena_used: usize,
+    /// Arena bytes per side; an insert that does not fit above `arena_used` compacts.
+    pub arena_len: usize,
     /// Whether the cached counters (`len`, used slots, live bytes) agree with the scan;
     /// false only after a crash (until `recover`) or a foreign write.
     pub counters_agree: bool,
@@ -601,6 +603,7 @@ impl<'a> Locked<'a> {
 
     /// Inserts or replaces; the old value goes to `old`. Returns whether it replaced.
     fn insert(&mut self, key: &[u8], value: &[u8], old: Sink<'_>) -> Result<bool> {
+        crash_point();
         let payload = self.check_sizes(key, value)?;
         let hash = hash_key(key);
         let g = *self.geo();
@@ -699,6 +702,7 @@ impl<'a> Locked<'a> {
     }
 
     fn remove(&mut self, key: &[u8], old: Sink<'_>) -> Result<bool> {
+        crash_point();
         let Found::Hit {
             slot,
             offset,
@@ -734,6 +738,7 @@ impl<'a> Locked<'a> {
     }
 
     fn clear(&mut self) {
+        crash_point();
         let other = 1 - self.side;
         self.empty_side(other);
         self.flip(other, 0);
@@ -765,6 +770,7 @@ impl<'a> Locked<'a> {
     /// given) and makes it active. `lenient` (recover): invalid or excess entries are
     /// dropped and counted; otherwise they are `Corrupt` / `Full` and nothing changes.
     fn rebuild(&mut self, over: Option<(&[u8], &[u8])>, lenient: bool) -> Result<usize> {
+        crash_point();
         let g = *self.geo();
         let (from, from_top) = (self.side, self.top);
         let to = 1 - from;
@@ -937,6 +943,7 @@ impl<'a> Locked<'a> {
             tombstones: tombstones as usize,
             live_bytes: live as usize,
             arena_used: self.top as usize,
+            arena_len: self.geo().arena_len as usize,
             counters_agree,
         })
     }

@@ -290,7 +290,12 @@ impl<T: Shareable> List<T> {
     fn lock(&self) -> Result<Locked<'_, T>> {
         match self.lock_raw()? {
             (_, true) => Err(Error::OwnerDied),
-            (g, false) => self.locked(g),
+            (g, false) => {
+                let l = self.locked(g)?;
+                // Killed holding the lock before any write.
+                crash_point();
+                Ok(l)
+            }
         }
     }
 
