@@ -284,4 +284,10 @@ fn a_long_insert_remove_workload_never_fills_up() {
     let check = d.verify().unwrap();
     assert!(check.counters_agree);
     assert_eq!(check.len, m.len());
+    // The room was found by compacting, many times over.
+    let snap = shmkit::inspect::inspect(&name, &Default::default()).unwrap();
+    match snap.view.field("compactions") {
+        Some(shmkit::inspect::Field::U64(n)) => assert!(*n > 10, "{n} compactions"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -1894,3 +1894,106 @@ impl<K: Shareable, V: Shareable> DictGuard<'_, K, V> {
         Ok(default)
     }
 }
+
+// ---------------------------------------------------------------------------------
+// Reading copied bytes (for `inspect` and `shmkit show`)
+
+/// A dict's table words, decoded from a copy of its control block.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DictWords {
+    pub geo: Geometry,
+    pub active: u64,
+    pub len: u64,
+    pub used: u64,
+    pub live_bytes: u64,
+    pub top: u64,
+    pub compactions: u64,
+    pub repairs: u64,
+}
+
+fn word_at(bytes: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(
+        bytes.get(off..off + 8)?.try_into().ok()?,
+    ))
+}
+
+/// Decodes the table words from a copied control block; any bytes decode, and what
+/// is out of range is an `Err` saying so.
+pub(crate) fn words_from(
+    info: &SegmentInfo,
+    control: &[u8],
+) -> std::result::Result<DictWords, String> {
+    let geo = Geometry::from_info(info)?;
+    let w = |off| word_at(control, off).ok_or_else(|| "the control block is too short".to_string());
+    let active = w(OFF_ACTIVE)?;
+    if active > 1 {
+        return Err(format!("active side is {active}, not 0 or 1"));
+    }
+    let top = w(OFF_TOP + 8 * active as usize)?;
+    Ok(DictWords {
+        geo,
+        active,
+        len: w(OFF_LEN)?,
+        used: w(OFF_USED)?,
+        live_bytes: w(OFF_LIVE_BYTES)?,
+        top: top.min(geo.arena_len),
+        compactions: w(OFF_COMPACTIONS)?,
+        repairs: w(OFF_REPAIRS)?,
+    })
+}
+
+/// The live entries found in a copied window of the data area (`data` starts at byte
+/// `data_offset`), at most `max` of them, in slot order; and whether some could not be
+/// read (outside the window, or invalid).
+pub(crate) fn entries_from(
+    w: &DictWords,
+    data_offset: u64,
+    data: &[u8],
+    max: usize,
+) -> (Vec<(Vec<u8>, Vec<u8>)>, bool) {
+    let g = &w.geo;
+    let side = w.active * g.side_len;
+    let at = |abs: u64, len: u64| -> Option<&[u8]> {
+        let start = usize::try_from(abs.checked_sub(data_offset)?).ok()?;
+        data.get(start..start.checked_add(usize::try_from(len).ok()?)?)
+    };
+    let (mut out, mut missing) = (Vec::new(), false);
+    for i in 0..g.nslots {
+        let Some(word) = at(side + i * 8, 8) else {
+            missing = true;
+            break;
+        };
+        let offset = match decode_slot(u64::from_ne_bytes(word.try_into().unwrap_or_default())) {
+            Slot::Empty | Slot::Tombstone => continue,
+            Slot::Bad => {
+                missing = true;
+                continue;
+            }
+            Slot::Live { offset, .. } => offset,
+        };
+        if out.len() >= max {
+            missing = true;
+            break;
+        }
+        let arena = side + g.nslots * 8;
+        let rec = (|| {
+            if offset.checked_add(RECORD_HEADER)? > w.top {
+                return None;
+            }
+            let h = at(arena + offset, RECORD_HEADER)?;
+            let k = u64::from(u32::from_ne_bytes(h[..4].try_into().ok()?));
+            let v = u64::from(u32::from_ne_bytes(h[4..].try_into().ok()?));
+            if offset + RECORD_HEADER + k + v > w.top {
+                return None;
+            }
+            let key = at(arena + offset + RECORD_HEADER, k)?.to_vec();
+            let value = at(arena + offset + RECORD_HEADER + k, v)?.to_vec();
+            Some((key, value))
+        })();
+        match rec {
+            Some(e) => out.push(e),
+            None => missing = true,
+        }
+    }
+    (out, missing)
+}

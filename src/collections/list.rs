@@ -58,6 +58,17 @@ pub(crate) fn check_info(info: &SegmentInfo) -> std::result::Result<(), String> 
     Ok(())
 }
 
+/// A list's `(len, side, journal)` from a copied control block (`None`: too short).
+pub(crate) fn list_words(control: &[u8]) -> Option<(u64, u64, u64)> {
+    let w = |off: usize| {
+        Some(u64::from_ne_bytes(
+            control.get(off..off + 8)?.try_into().ok()?,
+        ))
+    };
+    let state = w(OFF_STATE)?;
+    Some((state >> 1, state & 1, w(OFF_JOURNAL)?))
+}
+
 /// A bounded list of up to `capacity` elements of `T` in a named (or anonymous)
 /// segment, with a robust lock: Python's `Manager().list()` without the server.
 ///

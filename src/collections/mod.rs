@@ -24,7 +24,9 @@ mod dict;
 mod list;
 
 pub use dict::{ByteDict, ByteDictGuard, Dict, DictGuard, TableCheck};
+pub(crate) use dict::{entries_from, words_from};
 pub use list::List;
+pub(crate) use list::{check_info as check_list_info, list_words};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
