@@ -120,6 +120,7 @@ fn c_examples_build_and_run() {
         ("event", "every waiter woke up; is_set = true"),
         ("add_under_lock", "final value 31"),
         ("queue", "reader got A B C in order"),
+        ("dict", "3 entries"),
     ] {
         let exe = support::compile(
             &format!("example_{example}"),
