@@ -308,3 +308,61 @@ fn a_holder_killed_with_the_lock_is_reported_and_the_table_stays_usable() {
     assert_eq!(d.remove(&0).unwrap(), Some(0));
     assert!(d.verify().unwrap().counters_agree);
 }
+
+/// Child of the torn-read test: reads without the lock (the optimistic path) and checks
+/// that every value is whole: `n` bytes, each equal to `n`.
+fn torn_reader(child: &common::ChildRole) {
+    let d = ByteDict::open(child.arg(0)).unwrap();
+    let stop = Value::<u32>::open(child.arg(1)).unwrap();
+    let mut seen = 0u64;
+    let mut buf = [0u8; 64];
+    while stop.atomic_load() == 0 || seen < 1000 {
+        for k in 0..16 {
+            let key = format!("k{k}");
+            if let Some(v) = d.get(&key).unwrap() {
+                assert!(v.iter().all(|&b| b as usize == v.len()), "torn value {v:?}");
+                seen += 1;
+            }
+            if let Some(n) = d.get_into(&key, &mut buf).unwrap() {
+                assert!(buf[..n].iter().all(|&b| b as usize == n), "torn value");
+            }
+        }
+    }
+}
+
+#[test]
+fn lock_free_readers_never_see_a_torn_value() {
+    const TEST: &str = "lock_free_readers_never_see_a_torn_value";
+    if let Some(child) = common::child_role() {
+        return torn_reader(&child);
+    }
+    let name = common::unique_name("dict-torn");
+    let stop_name = common::unique_name("dict-torn-stop");
+    let d = ByteDict::create(&name, 16, 16 * 40).unwrap();
+    let stop = Value::<u32>::create(&stop_name, 0).unwrap();
+    let readers: Vec<_> = (0..2)
+        .map(|_| common::spawn_child(TEST, "reader", &[&name, &stop_name]))
+        .collect();
+    // Replaces of the same length (in place), of other lengths (appends, compactions),
+    // removes and clears, while the readers read.
+    let mut rng = Rng(42);
+    for i in 0..60_000u32 {
+        let r = rng.next();
+        let key = format!("k{}", r % 16);
+        match (r >> 8) % 16 {
+            0 => {
+                d.remove(&key).unwrap();
+            }
+            1 if i % 1000 == 1 => d.clear().unwrap(),
+            _ => {
+                let n = ((r >> 16) % 40) as usize;
+                d.insert(&key, vec![n as u8; n]).unwrap();
+            }
+        }
+    }
+    stop.atomic_store(1);
+    for k in readers {
+        common::wait_ok(k, LIMIT);
+    }
+    assert!(d.verify().unwrap().counters_agree);
+}

@@ -28,8 +28,9 @@ fn setup(d: &ByteDict, scenario: &str) {
             if c.arena_used + 8 + 2 + 30 > c.arena_len {
                 break;
             }
+            // Alternate lengths: an equal-length replace is made in place.
             n = n.wrapping_add(1);
-            d.insert("k0", vec![n; 10]).unwrap();
+            d.insert("k0", vec![n; 10 + usize::from(n % 2)]).unwrap();
         }
     }
 }
@@ -42,6 +43,10 @@ fn apply(d: &ByteDict, scenario: &str) {
         }
         "replace" | "replace-compacting" => {
             d.insert("k1", vec![8; 30]).unwrap();
+        }
+        "replace-same-length" => {
+            // In place, through the journal.
+            d.insert("k1", vec![8; 10]).unwrap();
         }
         "remove" => {
             d.remove("k2").unwrap();
@@ -75,6 +80,7 @@ fn dict_killed_at_every_crash_point_is_before_or_after() {
     for scenario in [
         "insert",
         "replace",
+        "replace-same-length",
         "remove",
         "clear",
         "update",

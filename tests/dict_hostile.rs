@@ -117,8 +117,12 @@ proptest! {
             Ok(_) => {
                 let check = d.verify().unwrap();
                 prop_assert!(check.counters_agree);
-                d.insert("after", "recover").unwrap();
-                prop_assert_eq!(d.get("after").unwrap(), Some(b"recover".to_vec()));
+                // The entries kept may fill the table; otherwise it takes more.
+                match d.insert("after", "recover") {
+                    Ok(_) => prop_assert_eq!(d.get("after").unwrap(), Some(b"recover".to_vec())),
+                    Err(Error::Full(_)) => prop_assert!(check.len == 4 || check.live_bytes + 13 > 64),
+                    Err(e) => panic!("{e}"),
+                }
                 prop_assert!(d.verify().is_ok());
             }
             Err(e) => prop_assert!(matches!(e, Error::Corrupt { .. }), "{}", e),

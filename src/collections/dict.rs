@@ -51,6 +51,16 @@ pub(crate) const OFF_LIVE_BYTES: usize = 152;
 pub(crate) const OFF_TOP: usize = 160; // two words, one per side
 pub(crate) const OFF_COMPACTIONS: usize = 176;
 pub(crate) const OFF_REPAIRS: usize = 184;
+/// Sequence word of the optimistic readers: odd while a writer is changing the table.
+pub(crate) const OFF_SEQ: usize = 192;
+/// Journal of an in-place value replace: 1 while pending (the commit word), then where
+/// to, from where, and how many bytes.
+pub(crate) const OFF_JOURNAL: usize = 200;
+pub(crate) const OFF_JOURNAL_DST: usize = 208;
+pub(crate) const OFF_JOURNAL_SRC: usize = 216;
+pub(crate) const OFF_JOURNAL_LEN: usize = 224;
+/// How many times an optimistic read retries before it takes the lock.
+const OPTIMISTIC_TRIES: u32 = 4;
 
 /// Bytes of a record's header (key length, value length).
 pub(crate) const RECORD_HEADER: u64 = 8;
@@ -314,10 +324,35 @@ impl Table {
     /// (the flag stays set until [`recover`](Self::recover)).
     fn lock(&self) -> Result<Locked<'_>> {
         match self.raw_mutex().lock() {
-            Ok(g) => Locked::new(self, g),
+            Ok(g) => Locked::new(self, Some(g)),
             Err(LockError::OwnerDied(_)) => Err(Error::OwnerDied),
             Err(LockError::Failed(e)) => Err(e),
         }
+    }
+
+    /// Runs the read-only `f` without the lock when no writer is active (a seqlock:
+    /// the result counts only if the sequence word was even and unchanged around it),
+    /// else, after a few tries, under the lock. Every read `f` makes is bounds-checked,
+    /// so a torn read can only give a wrong answer, which the sequence check discards.
+    /// A pending owner-died report sends the caller to the lock, which reports it.
+    fn read<R>(&self, mut f: impl FnMut(&Locked<'_>) -> Result<R>) -> Result<R> {
+        let seq = self.word(OFF_SEQ);
+        for _ in 0..OPTIMISTIC_TRIES {
+            let s1 = seq.load(Ordering::Acquire);
+            if s1 & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            if self.raw_mutex().repair_pending() {
+                break;
+            }
+            let r = Locked::new(self, None).and_then(|l| f(&l));
+            std::sync::atomic::fence(Ordering::Acquire);
+            if seq.load(Ordering::Relaxed) == s1 {
+                return r;
+            }
+        }
+        f(&self.lock()?)
     }
 
     /// Takes the lock even after an owner died, leaving the repair flag as it is.
@@ -331,16 +366,20 @@ impl Table {
 
     fn recover(&self) -> Result<usize> {
         let (guard, _) = self.lock_any()?;
-        let mut l = Locked::new(self, guard)?;
+        let mut l = Locked::new(self, Some(guard))?;
+        l.begin_write();
+        l.finish_journal();
         let dropped = l.rebuild(None, true)?;
         self.word(OFF_REPAIRS).fetch_add(1, Ordering::Relaxed);
-        crate::sync::Guard::mark_consistent(&mut l.guard);
+        if let Some(g) = l.guard.as_mut() {
+            crate::sync::Guard::mark_consistent(g);
+        }
         Ok(dropped)
     }
 
     fn verify(&self) -> Result<TableCheck> {
         let (guard, _) = self.lock_any()?;
-        Locked::new(self, guard)?.verify()
+        Locked::new(self, Some(guard))?.verify()
     }
 }
 
@@ -383,16 +422,32 @@ pub(crate) enum Sink<'b> {
     Exact(&'b mut [u8]),
 }
 
-/// The table with its lock held and its active side read and checked.
+/// The table with its active side read and checked: with its lock held, or (`guard`
+/// `None`) for an optimistic read, which only reads.
 struct Locked<'a> {
     t: &'a Table,
-    guard: RawMutexGuard<'a>,
+    guard: Option<RawMutexGuard<'a>>,
     side: u64,
     top: u64,
+    /// The sequence word is odd: this holder is changing the table.
+    writing: bool,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if self.writing {
+            // Even again: the table is consistent. Before the guard unlocks.
+            let seq = self.t.word(OFF_SEQ);
+            seq.store(
+                seq.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Release,
+            );
+        }
+    }
 }
 
 impl<'a> Locked<'a> {
-    fn new(t: &'a Table, guard: RawMutexGuard<'a>) -> Result<Locked<'a>> {
+    fn new(t: &'a Table, guard: Option<RawMutexGuard<'a>>) -> Result<Locked<'a>> {
         let side = t.word(OFF_ACTIVE).load(Ordering::Acquire);
         if side > 1 {
             return Err(Error::corrupt(t.name(), format!("active side is {side}")));
@@ -409,7 +464,81 @@ impl<'a> Locked<'a> {
             guard,
             side,
             top,
+            writing: false,
         })
+    }
+
+    /// Makes the sequence word odd before the first change (optimistic readers then
+    /// retry or take the lock). A writer killed from here on leaves it odd; `recover`
+    /// makes it even again.
+    fn begin_write(&mut self) {
+        debug_assert!(self.guard.is_some(), "a write without the lock");
+        if !self.writing {
+            let seq = self.t.word(OFF_SEQ);
+            seq.store(seq.load(Ordering::Relaxed) | 1, Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::Release);
+            self.writing = true;
+        }
+    }
+
+    /// Finishes an in-place replace whose journal was committed (a writer died after
+    /// the commit): copies the value again. Checked first; an invalid journal (only
+    /// foreign writes make one) is dropped.
+    fn finish_journal(&mut self) {
+        let t = self.t;
+        if t.word(OFF_JOURNAL).load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let (dst, src, len) = (
+            t.word(OFF_JOURNAL_DST).load(Ordering::Relaxed),
+            t.word(OFF_JOURNAL_SRC).load(Ordering::Relaxed),
+            t.word(OFF_JOURNAL_LEN).load(Ordering::Relaxed),
+        );
+        let ok = dst.checked_add(len).is_some_and(|e| e <= self.top)
+            && src >= self.top
+            && src
+                .checked_add(len)
+                .is_some_and(|e| e <= self.geo().arena_len);
+        if ok {
+            // SAFETY:
+            // - both ranges lie in the active side's arena (checked just above); the
+            //   source is above `top`, the destination below it, so they are disjoint.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    t.arena(self.side).add(src as usize),
+                    t.arena(self.side).add(dst as usize),
+                    len as usize,
+                )
+            };
+        }
+        t.word(OFF_JOURNAL).store(0, Ordering::Release);
+    }
+
+    /// Replaces a value of the same length in place, through the journal: copy the new
+    /// value above `top` (unseen), record where it goes, commit, copy it into place,
+    /// clear the journal. `recover` redoes the copy if a writer dies after the commit.
+    fn replace_in_place(&mut self, at: u64, value: &[u8]) {
+        let t = self.t;
+        let base = t.arena(self.side);
+        // SAFETY:
+        // - the caller checked top + value.len() <= arena_len: the scratch copy lands in
+        //   this side's arena above top, where nothing is read; the source is caller
+        //   memory.
+        unsafe { segment::copy_out(value, base.add(self.top as usize)) };
+        crash_point();
+        t.word(OFF_JOURNAL_DST).store(at, Ordering::Relaxed);
+        t.word(OFF_JOURNAL_SRC).store(self.top, Ordering::Relaxed);
+        t.word(OFF_JOURNAL_LEN)
+            .store(value.len() as u64, Ordering::Relaxed);
+        t.word(OFF_JOURNAL).store(1, Ordering::Release);
+        crash_point();
+        // SAFETY:
+        // - `at..at + len` is the value of a record that `record` checked to lie below
+        //   top, in this side's arena; the source is caller memory.
+        unsafe { segment::copy_out(value, base.add(at as usize)) };
+        crash_point();
+        t.word(OFF_JOURNAL).store(0, Ordering::Release);
+        crash_point();
     }
 
     fn corrupt(&self, reason: String) -> Error {
@@ -627,7 +756,14 @@ impl<'a> Locked<'a> {
                     return Err(self.full_bytes(new_live));
                 }
                 self.fill(old, offset, key_len, value_len);
-                if fits {
+                self.begin_write();
+                let scratch = self
+                    .top
+                    .checked_add(value_len)
+                    .is_some_and(|e| e <= g.arena_len);
+                if value_len == value.len() as u64 && scratch {
+                    self.replace_in_place(offset + RECORD_HEADER + key_len, value);
+                } else if fits {
                     let end = self.write_record(self.side, self.top, key, value);
                     self.commit_top(end);
                     self.t
@@ -654,6 +790,7 @@ impl<'a> Locked<'a> {
                     let tomb = self.t.slot(self.side, i).load(Ordering::Relaxed) == TOMBSTONE;
                     (i, tomb)
                 });
+                self.begin_write();
                 match reuse {
                     Some((i, tomb)) if fits && (tomb || used < g.max_used()) => {
                         let end = self.write_record(self.side, self.top, key, value);
@@ -713,6 +850,7 @@ impl<'a> Locked<'a> {
             return Ok(false);
         };
         self.fill(old, offset, key_len, value_len);
+        self.begin_write();
         let g = *self.geo();
         // Linear probing: when the next slot is empty, no probe sequence continues past
         // this one, so it can become empty instead of a tombstone.
@@ -739,6 +877,7 @@ impl<'a> Locked<'a> {
 
     fn clear(&mut self) {
         crash_point();
+        self.begin_write();
         let other = 1 - self.side;
         self.empty_side(other);
         self.flip(other, 0);
@@ -771,6 +910,7 @@ impl<'a> Locked<'a> {
     /// dropped and counted; otherwise they are `Corrupt` / `Full` and nothing changes.
     fn rebuild(&mut self, over: Option<(&[u8], &[u8])>, lenient: bool) -> Result<usize> {
         crash_point();
+        self.begin_write();
         let g = *self.geo();
         let (from, from_top) = (self.side, self.top);
         let to = 1 - from;
@@ -1108,7 +1248,8 @@ impl ByteDict {
     /// # Errors
     /// As [`lock`](Self::lock).
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        self.lock()?.get(key)
+        let key = key.as_ref();
+        self.t.read(|l| get_vec(l, key))
     }
 
     /// Copies the value under `key` into `buf`; returns its length (`None`: no such
@@ -1118,7 +1259,8 @@ impl ByteDict {
     /// [`Error::BufferTooSmall`] with the needed size (nothing copied), and as
     /// [`lock`](Self::lock).
     pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut [u8]) -> Result<Option<usize>> {
-        self.lock()?.get_into(key, buf)
+        let key = key.as_ref();
+        self.t.read(|l| get_into_buf(l, key, buf))
     }
 
     /// Whether `key` is present.
@@ -1126,7 +1268,8 @@ impl ByteDict {
     /// # Errors
     /// As [`lock`](Self::lock).
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
-        self.lock()?.contains_key(key)
+        let key = key.as_ref();
+        self.t.read(|l| Ok(l.get(key, Sink::Discard)?.is_some()))
     }
 
     /// Removes `key`; returns its value.
@@ -1142,7 +1285,7 @@ impl ByteDict {
     /// # Errors
     /// As [`lock`](Self::lock).
     pub fn len(&self) -> Result<usize> {
-        self.lock()?.len()
+        self.t.read(|l| l.len())
     }
 
     /// Whether the dict is empty.
@@ -1329,6 +1472,33 @@ impl fmt::Debug for ByteDictGuard<'_> {
     }
 }
 
+fn get_vec(l: &Locked<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    let mut v = Vec::new();
+    Ok(l.get(key, Sink::Vec(&mut v))?.map(|_| v))
+}
+
+fn get_into_buf(l: &Locked<'_>, key: &[u8], buf: &mut [u8]) -> Result<Option<usize>> {
+    match l.find(key, hash_key(key))? {
+        Found::Hit {
+            offset,
+            key_len,
+            value_len,
+            ..
+        } => {
+            let n = value_len as usize;
+            if n > buf.len() {
+                return Err(Error::BufferTooSmall {
+                    needed: n,
+                    capacity: buf.len(),
+                });
+            }
+            l.fill(Sink::Exact(&mut buf[..n]), offset, key_len, value_len);
+            Ok(Some(n))
+        }
+        Found::Miss { .. } => Ok(None),
+    }
+}
+
 impl ByteDictGuard<'_> {
     /// See [`ByteDict::insert`].
     ///
@@ -1351,8 +1521,7 @@ impl ByteDictGuard<'_> {
     /// # Errors
     /// [`Error::Corrupt`].
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        let mut v = Vec::new();
-        Ok(self.l.get(key.as_ref(), Sink::Vec(&mut v))?.map(|_| v))
+        get_vec(&self.l, key.as_ref())
     }
 
     /// See [`ByteDict::get_into`].
@@ -1360,27 +1529,7 @@ impl ByteDictGuard<'_> {
     /// # Errors
     /// As [`ByteDict::get_into`].
     pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut [u8]) -> Result<Option<usize>> {
-        let key = key.as_ref();
-        match self.l.find(key, hash_key(key))? {
-            Found::Hit {
-                offset,
-                key_len,
-                value_len,
-                ..
-            } => {
-                let n = value_len as usize;
-                if n > buf.len() {
-                    return Err(Error::BufferTooSmall {
-                        needed: n,
-                        capacity: buf.len(),
-                    });
-                }
-                self.l
-                    .fill(Sink::Exact(&mut buf[..n]), offset, key_len, value_len);
-                Ok(Some(n))
-            }
-            Found::Miss { .. } => Ok(None),
-        }
+        get_into_buf(&self.l, key.as_ref(), buf)
     }
 
     /// See [`ByteDict::contains_key`].
@@ -1654,7 +1803,11 @@ impl<K: Shareable, V: Shareable> Dict<K, V> {
     /// # Errors
     /// As [`lock`](Self::lock).
     pub fn get(&self, key: &K) -> Result<Option<V>> {
-        self.lock()?.get(key)
+        self.t.read(|l| {
+            let mut v = V::new_zeroed();
+            Ok(l.get(key.as_bytes(), Sink::Exact(v.as_mut_bytes()))?
+                .map(|_| v))
+        })
     }
 
     /// Whether `key` is present.
@@ -1662,7 +1815,8 @@ impl<K: Shareable, V: Shareable> Dict<K, V> {
     /// # Errors
     /// As [`lock`](Self::lock).
     pub fn contains_key(&self, key: &K) -> Result<bool> {
-        self.lock()?.contains_key(key)
+        self.t
+            .read(|l| Ok(l.get(key.as_bytes(), Sink::Discard)?.is_some()))
     }
 
     /// Removes `key`; returns its value.
@@ -1678,7 +1832,7 @@ impl<K: Shareable, V: Shareable> Dict<K, V> {
     /// # Errors
     /// As [`lock`](Self::lock).
     pub fn len(&self) -> Result<usize> {
-        self.lock()?.len()
+        self.t.read(|l| l.len())
     }
 
     /// Whether the dict is empty.
