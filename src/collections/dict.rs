@@ -2096,6 +2096,9 @@ pub(crate) fn words_from(
     })
 }
 
+/// A key and its value, copied.
+pub(crate) type Entry = (Vec<u8>, Vec<u8>);
+
 /// The live entries found in a copied window of the data area (`data` starts at byte
 /// `data_offset`), at most `max` of them, in slot order; and whether some could not be
 /// read (outside the window, or invalid).
@@ -2104,7 +2107,7 @@ pub(crate) fn entries_from(
     data_offset: u64,
     data: &[u8],
     max: usize,
-) -> (Vec<(Vec<u8>, Vec<u8>)>, bool) {
+) -> (Vec<Entry>, bool) {
     let g = &w.geo;
     let side = w.active * g.side_len;
     let at = |abs: u64, len: u64| -> Option<&[u8]> {
