@@ -9,7 +9,8 @@
 //! before timing; `get` reads them in turn, `insert` replaces their values in turn (so
 //! shmkit's arena fills with old records and compacts itself, included in the
 //! figure). Also the typed form, `Dict<u64, u64>` against `HashMap<u64, u64>`.
-//! Each shmkit/Rust figure is the median of 9 runs of 200,000 operations.
+//! Each shmkit/Rust figure is the median of 9 rounds of 200,000 operations; each
+//! round runs every case in turn, so load from other processes hits them alike.
 //!
 //! Run: `cargo bench --bench dict`
 //! (`SHMKIT_BENCH_PY_OPS` sets the Python operation count, default 20,000.)
@@ -25,22 +26,30 @@ const KEYS: usize = 1000;
 const OPS: usize = 200_000;
 const RUNS: usize = 9;
 
-/// Median ns per operation of `RUNS` runs of `OPS` calls of `f(i)`.
-fn time(mut f: impl FnMut(usize)) -> f64 {
-    for i in 0..OPS / 10 {
-        f(i);
+/// Median ns per operation of each closure: `RUNS` rounds, each running every closure
+/// for `OPS` calls in turn, so that a noisy neighbour slows the peers alike.
+fn time_all(fs: &mut [&mut dyn FnMut(usize)]) -> Vec<f64> {
+    for f in fs.iter_mut() {
+        for i in 0..OPS / 10 {
+            f(i);
+        }
     }
-    let mut runs: Vec<f64> = (0..RUNS)
-        .map(|_| {
+    let mut runs = vec![Vec::new(); fs.len()];
+    for _ in 0..RUNS {
+        for (f, r) in fs.iter_mut().zip(&mut runs) {
             let t = Instant::now();
             for i in 0..OPS {
                 f(i);
             }
-            t.elapsed().as_nanos() as f64 / OPS as f64
+            r.push(t.elapsed().as_nanos() as f64 / OPS as f64);
+        }
+    }
+    runs.into_iter()
+        .map(|mut r| {
+            r.sort_by(f64::total_cmp);
+            r[RUNS / 2]
         })
-        .collect();
-    runs.sort_by(f64::total_cmp);
-    runs[RUNS / 2]
+        .collect()
 }
 
 fn python_manager() -> Option<(f64, f64)> {
@@ -79,58 +88,70 @@ fn main() {
         owner.insert(k, b"value-00").unwrap();
     }
     let d = ByteDict::open(&name).unwrap();
-    let sk_get = time(|i| {
-        black_box(d.get(&keys[i % KEYS]).unwrap());
-    });
-    let sk_get_into = time(|i| {
-        let mut buf = [0u8; 16];
-        black_box(d.get_into(&keys[i % KEYS], &mut buf).unwrap());
-    });
-    let sk_insert = time(|i| {
-        black_box(d.insert(&keys[i % KEYS], b"value-xx").unwrap());
-    });
-
     // std HashMap behind a Mutex, one process.
     let m: Mutex<HashMap<Vec<u8>, Vec<u8>>> = Mutex::new(
         keys.iter()
             .map(|k| (k.clone().into_bytes(), b"value-00".to_vec()))
             .collect(),
     );
-    let hm_get = time(|i| {
-        black_box(m.lock().unwrap().get(keys[i % KEYS].as_bytes()).cloned());
-    });
-    let hm_insert = time(|i| {
-        black_box(
-            m.lock()
-                .unwrap()
-                .insert(keys[i % KEYS].clone().into_bytes(), b"value-xx".to_vec()),
-        );
-    });
-
     // Typed: Dict<u64, u64> vs HashMap<u64, u64>.
     let tname = format!("bench-dict-typed-{tag}");
     let t = Dict::<u64, u64>::create(&tname, 2 * KEYS).unwrap();
     for k in 0..KEYS as u64 {
         t.insert(k * 7919, k).unwrap();
     }
-    let ty_get = time(|i| {
-        black_box(t.get(&((i % KEYS) as u64 * 7919)).unwrap());
-    });
-    let ty_insert = time(|i| {
-        black_box(t.insert((i % KEYS) as u64 * 7919, i as u64).unwrap());
-    });
     let tm: Mutex<HashMap<u64, u64>> =
         Mutex::new((0..KEYS as u64).map(|k| (k * 7919, k)).collect());
-    let tm_get = time(|i| {
-        black_box(tm.lock().unwrap().get(&((i % KEYS) as u64 * 7919)).copied());
-    });
-    let tm_insert = time(|i| {
-        black_box(
-            tm.lock()
-                .unwrap()
-                .insert((i % KEYS) as u64 * 7919, i as u64),
-        );
-    });
+    let key = |i: usize| (i % KEYS) as u64 * 7919;
+
+    let r = time_all(&mut [
+        &mut |i| {
+            black_box(d.get(&keys[i % KEYS]).unwrap());
+        },
+        &mut |i| {
+            black_box(m.lock().unwrap().get(keys[i % KEYS].as_bytes()).cloned());
+        },
+        &mut |i| {
+            let mut buf = [0u8; 16];
+            black_box(d.get_into(&keys[i % KEYS], &mut buf).unwrap());
+        },
+        &mut |i| {
+            black_box(d.insert(&keys[i % KEYS], b"value-xx").unwrap());
+        },
+        &mut |i| {
+            black_box(
+                m.lock()
+                    .unwrap()
+                    .insert(keys[i % KEYS].clone().into_bytes(), b"value-xx".to_vec()),
+            );
+        },
+        &mut |i| {
+            black_box(t.get(&key(i)).unwrap());
+        },
+        &mut |i| {
+            black_box(tm.lock().unwrap().get(&key(i)).copied());
+        },
+        &mut |i| {
+            black_box(t.insert(key(i), i as u64).unwrap());
+        },
+        &mut |i| {
+            black_box(tm.lock().unwrap().insert(key(i), i as u64));
+        },
+    ]);
+    let [
+        sk_get,
+        hm_get,
+        sk_get_into,
+        sk_insert,
+        hm_insert,
+        ty_get,
+        tm_get,
+        ty_insert,
+        tm_insert,
+    ] = r[..]
+    else {
+        unreachable!()
+    };
 
     let py = python_manager();
 

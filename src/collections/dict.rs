@@ -603,6 +603,14 @@ impl<'a> Locked<'a> {
         if key_len != key.len() as u64 {
             return false;
         }
+        if key.len() <= 16 {
+            // The common short key: one small copy, one compare.
+            let mut buf = [0u8; 16];
+            let b = &mut buf[..key.len()];
+            self.read(side, offset + RECORD_HEADER, b);
+            // A byte loop: cheaper than a memcmp call at these lengths.
+            return b.iter().zip(key).all(|(x, y)| x == y);
+        }
         let mut buf = [0u8; 64];
         let mut at = offset + RECORD_HEADER;
         for chunk in key.chunks(64) {
