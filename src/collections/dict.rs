@@ -594,8 +594,13 @@ impl<'a> Locked<'a> {
         debug_assert!(offset + out.len() as u64 <= self.geo().arena_len);
         // SAFETY:
         // - callers pass a range inside a record that `record` checked to lie below the
-        //   side's top, itself inside the arena and the mapping.
-        // - `out` is local memory.
+        //   side's top, itself inside the arena and the mapping (`top` was checked
+        //   against the arena length when it was read, so even a stale or torn `top`
+        //   keeps the range inside the mapping).
+        // - `out` is local memory. On the optimistic path (no lock) a writer in another
+        //   process may change these bytes meanwhile: they are plain bytes copied out,
+        //   any value is valid, and `Table::read` discards the result unless the
+        //   sequence word shows that no writer ran (the same tolerance as `copy_in`).
         unsafe { segment::copy_in(self.t.arena(side).add(offset as usize), out) };
     }
 

@@ -15,6 +15,12 @@
 //! - the counters (`len`, `live_bytes`, ...) are caches, stored after the commit and
 //!   recomputed by `recover`.
 //!
+//! Reads of a dict (`get`, `get_into`, `contains_key`, `len`) usually take no lock: a
+//! sequence word, odd while a writer works, tells a reader whether what it copied is
+//! consistent (a seqlock); every offset it reads is bounds-checked, so a torn read can
+//! only produce an answer that is then thrown away. A writer killed mid-change leaves the
+//! word odd, and readers fall back to the lock, which reports the dead owner.
+//!
 //! The next locker is told ([`Error::OwnerDied`](crate::Error::OwnerDied)) and calls
 //! `recover`, which validates the table, rebuilds it (dropping anything invalid, which
 //! a crash alone never produces) and clears the lock's repair flag. docs/FORMAT.md has
@@ -88,12 +94,13 @@ pub(crate) fn hash_key(key: &[u8]) -> u64 {
 mod tests {
     #[test]
     fn hash_is_stable_and_spreads() {
-        // Pinned: the hash is part of the on-memory format.
-        assert_eq!(super::hash_key(b""), super::hash_key(b""));
+        // Pinned (computed from the description in docs/FORMAT.md by an independent
+        // implementation): the hash is part of the on-memory format.
+        assert_eq!(super::hash_key(b"shmkit"), 0x50db_aaa3_072f_ffe8);
+        assert_eq!(super::hash_key(b""), 0x7acd_bb98_b134_4213);
+        assert_eq!(super::hash_key(b"key-12345678"), 0x4bff_631d_97f6_e4ce);
         assert_ne!(super::hash_key(b"a"), super::hash_key(b"b"));
         assert_ne!(super::hash_key(b"a"), super::hash_key(b"a\0"));
-        let pinned = super::hash_key(b"shmkit");
-        assert_eq!(pinned, super::hash_key(b"shmkit"));
         let low: std::collections::HashSet<u64> = (0u32..1000)
             .map(|i| super::hash_key(&i.to_le_bytes()) & 1023)
             .collect();
