@@ -225,6 +225,12 @@ typedef struct shmkit_barrier shmkit_barrier;
 typedef struct shmkit_condition shmkit_condition;
 
 /**
+ * A handle to a named dict of byte strings (the C form of `shmkit::ByteDict`). Made by
+ * `shmkit_dict_create` / `_open` / `_open_or_create`, released by `shmkit_dict_close`.
+ */
+typedef struct shmkit_dict shmkit_dict;
+
+/**
  * A handle to a named event (the C form of `shmkit::Event`).
  */
 typedef struct shmkit_event shmkit_event;
@@ -709,6 +715,176 @@ enum shmkit_status shmkit_condition_notify(const struct shmkit_condition *condit
  * `condition` is NULL or a live handle.
  */
 enum shmkit_status shmkit_condition_notify_all(const struct shmkit_condition *condition);
+
+/**
+ * Creates the dict `name` for at most `capacity` entries whose keys and values total
+ * at most `max_bytes` bytes, and writes a new handle to `*out`. The creating handle
+ * removes the name when it is closed.
+ *
+ * Returns `SHMKIT_ALREADY_EXISTS`, `SHMKIT_INVALID_NAME`, `SHMKIT_INVALID_ARGUMENT`
+ * (capacity 0 or sizes too large), `SHMKIT_PERMISSION_DENIED`, ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_create(const char *name,
+                                      size_t capacity,
+                                      size_t max_bytes,
+                                      struct shmkit_dict **out);
+
+/**
+ * Opens the dict `name` and writes a new handle to `*out` (`SHMKIT_KIND_MISMATCH` if
+ * `name` is another kind of segment, `SHMKIT_TYPE_MISMATCH` if it is a typed Rust
+ * `Dict<K, V>`).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_open(const char *name, struct shmkit_dict **out);
+
+/**
+ * Opens the dict `name`, creating it with `capacity` and `max_bytes` if it does not
+ * exist (an existing dict keeps its own sizes), and writes a new handle to `*out`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_open_or_create(const char *name,
+                                              size_t capacity,
+                                              size_t max_bytes,
+                                              struct shmkit_dict **out);
+
+/**
+ * Closes `*dict` and sets it to NULL (a NULL `*dict` is a no-op); the creating handle
+ * also removes the name.
+ *
+ * # Safety
+ * `dict` is NULL or the address of a handle variable (NULL or a live handle) that no
+ * other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_dict_close(struct shmkit_dict **dict);
+
+/**
+ * Inserts `key → value`, replacing any value under `key`. `*out_replaced` (if
+ * `out_replaced` is not NULL) says whether a value was replaced.
+ *
+ * Returns `SHMKIT_FULL` (the entry count or byte total would pass the dict's
+ * capacity; nothing changed), `SHMKIT_TOO_LARGE` (the entry alone is larger than the
+ * dict's `max_bytes`), `SHMKIT_OWNER_DIED`, `SHMKIT_CORRUPT`.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `key` is valid for `key_len` bytes and `value` for
+ * `value_len` bytes (either may be NULL when its length is 0); `out_replaced` is NULL
+ * or writable.
+ */
+enum shmkit_status shmkit_dict_insert(const struct shmkit_dict *dict,
+                                      const void *key,
+                                      size_t key_len,
+                                      const void *value,
+                                      size_t value_len,
+                                      bool *out_replaced);
+
+/**
+ * Looks `key` up. Not found: `SHMKIT_OK` with `*out_found = false` and
+ * `*out_len = 0`. Found: copies the value into `buf` and writes its length to
+ * `*out_len` and `true` to `*out_found`; when `buf_len` is too small, nothing is
+ * copied, `*out_len` receives the needed size and the call returns
+ * `SHMKIT_BUFFER_TOO_SMALL` (call again with a larger buffer).
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `key` is valid for `key_len` bytes; `buf` is valid
+ * for writes of `buf_len` bytes (NULL when `buf_len` is 0); `out_len` and `out_found`
+ * are NULL or writable.
+ */
+enum shmkit_status shmkit_dict_get(const struct shmkit_dict *dict,
+                                   const void *key,
+                                   size_t key_len,
+                                   void *buf,
+                                   size_t buf_len,
+                                   size_t *out_len,
+                                   bool *out_found);
+
+/**
+ * Writes whether `key` is present to `*out`.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `key` is valid for `key_len` bytes; `out` is NULL
+ * or writable.
+ */
+enum shmkit_status shmkit_dict_contains(const struct shmkit_dict *dict,
+                                        const void *key,
+                                        size_t key_len,
+                                        bool *out);
+
+/**
+ * Removes `key`; `*out_removed` (if `out_removed` is not NULL) says whether it was
+ * present.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `key` is valid for `key_len` bytes; `out_removed`
+ * is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_remove(const struct shmkit_dict *dict,
+                                      const void *key,
+                                      size_t key_len,
+                                      bool *out_removed);
+
+/**
+ * Writes the number of entries to `*out`.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_len(const struct shmkit_dict *dict, size_t *out);
+
+/**
+ * Writes the dict's capacity (most entries) to `*out_capacity` and its byte limit
+ * (most key + value bytes in total) to `*out_max_bytes`.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; both outs are NULL or writable.
+ */
+enum shmkit_status shmkit_dict_capacity(const struct shmkit_dict *dict,
+                                        size_t *out_capacity,
+                                        size_t *out_max_bytes);
+
+/**
+ * Removes every entry, as one atomic step.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_dict_clear(const struct shmkit_dict *dict);
+
+/**
+ * A snapshot of the keys, packed into `buf`: for each key, its length as a
+ * native-endian `uint32_t` (read it with `memcpy`: it is not aligned) followed by its
+ * bytes. Writes the bytes used to `*out_len` and the number of keys to `*out_count`.
+ * When `buf_len` is too small, nothing is copied, `*out_len` receives the needed
+ * size, and the call returns `SHMKIT_BUFFER_TOO_SMALL` (the dict may change before
+ * the next call; call again with some room to spare).
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `buf` is valid for writes of `buf_len` bytes (NULL
+ * when `buf_len` is 0); `out_len` and `out_count` are NULL or writable.
+ */
+enum shmkit_status shmkit_dict_keys(const struct shmkit_dict *dict,
+                                    void *buf,
+                                    size_t buf_len,
+                                    size_t *out_len,
+                                    size_t *out_count);
+
+/**
+ * Repairs the dict after a process died holding its lock (every other call returns
+ * `SHMKIT_OWNER_DIED` until then): checks every entry, rebuilds the table, and ends
+ * the owner-died state. Writes how many invalid entries were dropped to
+ * `*out_dropped` (if not NULL): 0 after any crash, since the dict's writes are ordered
+ * so that a crash leaves it valid. Also fine on a healthy dict.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `out_dropped` is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_recover(const struct shmkit_dict *dict, size_t *out_dropped);
 
 /**
  * Creates the event `name` (clear) and writes a new handle to `*out`. The creating

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 
 use zerocopy::FromBytes;
 
+use crate::collections;
 use crate::error::{Error, Result};
 use crate::queue::{self, QueueSnapshot};
 use crate::segment::{
@@ -151,6 +152,8 @@ pub enum Field {
         /// The bytes.
         bytes: Vec<u8>,
     },
+    /// Key → value pairs, already printable (a dict's entries).
+    Entries(Vec<(String, String)>),
 }
 
 /// A kind's own state, as named fields.
@@ -166,16 +169,6 @@ pub struct KindView {
 }
 
 impl KindView {
-    fn unavailable(kind: &str) -> KindView {
-        KindView {
-            available: false,
-            fields: Vec::new(),
-            notes: vec![format!(
-                "the detailed view of a {kind} segment is not available in this version"
-            )],
-        }
-    }
-
     /// The field named `key`, if the view has it.
     pub fn field(&self, key: &str) -> Option<&Field> {
         self.fields.iter().find(|(k, _)| *k == key).map(|(_, f)| f)
@@ -481,6 +474,8 @@ fn data_window(info: &SegmentInfo, control: &[u8], opts: &InspectOptions) -> Ran
         // Whole elements only.
         let max = max - max % info.elem_size;
         (start, end.min(start.saturating_add(max)))
+    } else if let (None, Some(w)) = (&opts.range, collection_window(info, control)) {
+        (w.start, w.end.min(w.start.saturating_add(max)))
     } else if let (None, Some(start)) = (&opts.range, queue_head_offset(info, control, max)) {
         let stride = info.params[0];
         (start, start.saturating_add(max - max % stride))
@@ -505,6 +500,24 @@ fn queue_head_offset(info: &SegmentInfo, control: &[u8], max: u64) -> Option<u64
     let head = u64::from_ne_bytes(control.get(64..72)?.try_into().ok()?);
     let idx = queue::queued_slots(head, 1, info.capacity, 1).first()?.0;
     idx.checked_mul(info.params[0])
+}
+
+/// A dict's or list's default window: its active side (slots and arena, or elements).
+fn collection_window(info: &SegmentInfo, control: &[u8]) -> Option<Range<u64>> {
+    match info.kind {
+        Kind::Dict => {
+            let w = collections::words_from(info, control).ok()?;
+            let start = w.active * w.geo.side_len;
+            Some(start..start + w.geo.side_len)
+        }
+        Kind::List => {
+            collections::check_list_info(info).ok()?;
+            let (len, side, _) = collections::list_words(control)?;
+            let start = side * info.capacity * info.elem_size;
+            Some(start..start + len.min(info.capacity) * info.elem_size)
+        }
+        _ => None,
+    }
 }
 
 /// What a kind's view function gets: the validated header and copies of the bytes.
@@ -536,7 +549,8 @@ pub fn decode_view(input: &ViewInput<'_>) -> KindView {
         Kind::Queue | Kind::JoinableQueue => view_queue(input),
         Kind::MessageQueue => view_message_queue(input),
         Kind::Pipe => view_pipe(input),
-        other => KindView::unavailable(other.name()),
+        Kind::Dict => view_dict(input),
+        Kind::List => view_list(input),
     }
 }
 
@@ -1067,6 +1081,165 @@ fn elements(input: &ViewInput<'_>, key: &'static str, v: &mut KindView) {
             },
         )),
     }
+}
+
+/// The most dict entries `show` lists.
+pub const MAX_ENTRIES_SHOWN: usize = 1000;
+/// Bytes of a byte-dict key or value printed before it is cut.
+pub const MAX_ENTRY_TEXT: usize = 64;
+
+/// A byte-dict key or value: escaped, cut after [`MAX_ENTRY_TEXT`] bytes.
+fn entry_text(b: &[u8]) -> String {
+    if b.len() <= MAX_ENTRY_TEXT {
+        format!("\"{}\"", escape_bytes(b))
+    } else {
+        format!(
+            "\"{}\"... ({} bytes)",
+            escape_bytes(&b[..MAX_ENTRY_TEXT]),
+            b.len()
+        )
+    }
+}
+
+/// A typed-dict key or value: a number for a primitive type, hex otherwise.
+fn typed_text(type_name: &str, b: &[u8]) -> String {
+    match decode_primitives(type_name, b.len(), b).as_deref() {
+        Some([Scalar::I64(n)]) => n.to_string(),
+        Some([Scalar::U64(n)]) => n.to_string(),
+        Some([Scalar::F64(f)]) => f.to_string(),
+        _ => format!(
+            "{type_name}:{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+    }
+}
+
+fn view_dict(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    mutex_fields(input.control, &LOCK_KEYS, &mut v, "the lock");
+    let info = input.info;
+    let w = match collections::words_from(info, input.control) {
+        Ok(w) => w,
+        Err(reason) => {
+            v.notes.push(reason);
+            return v;
+        }
+    };
+    let g = w.geo;
+    let typed = g.key_size != 0;
+    let (key_type, value_type) = if typed {
+        info.type_name
+            .split_once(':')
+            .unwrap_or((&info.type_name, ""))
+    } else {
+        ("bytes", "bytes")
+    };
+    v.fields.push((
+        "form",
+        Field::Text(if typed { "typed" } else { "bytes" }.into()),
+    ));
+    v.fields.push(("key_type", Field::Text(key_type.into())));
+    v.fields
+        .push(("value_type", Field::Text(value_type.into())));
+    v.fields.push(("capacity", Field::U64(g.capacity)));
+    v.fields.push(("max_bytes", Field::U64(g.max_bytes)));
+    v.fields.push(("len", Field::U64(w.len)));
+    v.fields
+        .push(("tombstones", Field::U64(w.used.saturating_sub(w.len))));
+    v.fields.push(("live_bytes", Field::U64(w.live_bytes)));
+    v.fields.push(("arena_used", Field::U64(w.top)));
+    v.fields.push(("arena_len", Field::U64(g.arena_len)));
+    v.fields.push(("active_side", Field::U64(w.active)));
+    v.fields.push(("compactions", Field::U64(w.compactions)));
+    v.fields.push(("repairs", Field::U64(w.repairs)));
+    if w.len > g.capacity || w.live_bytes > g.max_bytes {
+        v.notes.push(format!(
+            "the counters ({} entries, {} bytes) exceed the capacity: a crash is being repaired, or the bytes were overwritten",
+            w.len, w.live_bytes
+        ));
+    }
+    let (entries, missing) =
+        collections::entries_from(&w, input.data_offset, input.data, MAX_ENTRIES_SHOWN);
+    if missing {
+        v.notes.push(format!(
+            "{} entr(ies) shown; others lie outside the data window (--max-bytes reads more) or are invalid",
+            entries.len()
+        ));
+    }
+    let text = |t: &str, b: &[u8]| {
+        if typed {
+            typed_text(t, b)
+        } else {
+            entry_text(b)
+        }
+    };
+    v.fields.push((
+        "entries",
+        Field::Entries(
+            entries
+                .iter()
+                .map(|(k, val)| (text(key_type, k), text(value_type, val)))
+                .collect(),
+        ),
+    ));
+    v
+}
+
+fn view_list(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    mutex_fields(input.control, &LOCK_KEYS, &mut v, "the lock");
+    let info = input.info;
+    if let Err(reason) = collections::check_list_info(info) {
+        v.notes.push(reason);
+        return v;
+    }
+    let Some((len, side, journal)) = collections::list_words(input.control) else {
+        too_short(&mut v, input, "a list");
+        return v;
+    };
+    v.fields.push(("capacity", Field::U64(info.capacity)));
+    v.fields.push(("len", Field::U64(len)));
+    v.fields.push(("active_side", Field::U64(side)));
+    v.fields.push(("pending_set", Field::U64(journal)));
+    if len > info.capacity {
+        v.notes.push(format!(
+            "length {len} exceeds the capacity {}",
+            info.capacity
+        ));
+    }
+    if journal != 0 {
+        v.notes.push(format!(
+            "a set of element {} was interrupted; recover() finishes it",
+            journal - 1
+        ));
+    }
+    let size = info.elem_size;
+    let start = side * info.capacity * size;
+    let shown = if input.data_offset == start {
+        let n = (input.data.len() as u64 / size).min(len);
+        &input.data[..(n * size) as usize]
+    } else {
+        &input.data[..0]
+    };
+    if (shown.len() as u64) < len.min(info.capacity) * size {
+        v.notes.push(format!(
+            "{} of {len} element(s) shown (the data window; --max-bytes reads more)",
+            shown.len() as u64 / size
+        ));
+    }
+    match decode_primitives(&info.type_name, size as usize, shown) {
+        Some(values) => v
+            .fields
+            .push(("values", Field::Values { first: 0, values })),
+        None => v.fields.push((
+            "bytes",
+            Field::Bytes {
+                offset: input.data_offset,
+                bytes: shown.to_vec(),
+            },
+        )),
+    }
+    v
 }
 
 /// The elements of `bytes` as numbers, when `type_name` is one of shmkit's primitive

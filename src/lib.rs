@@ -13,6 +13,8 @@
 //! | `Queue`, `JoinableQueue` | [`Queue<T>`](Queue), [`JoinableQueue<T>`](JoinableQueue) |
 //! | `Queue` of pickled objects | [`MessageQueue`]: byte messages of any length, serde values |
 //! | `Pipe(duplex)`, `Connection` | [`Pipe`], [`PipeEnd`]: send/recv/poll, EOF and broken pipe |
+//! | `Manager().dict()` | [`ByteDict`] (byte or string keys, any serde value), [`Dict<K, V>`](Dict) (fixed-size keys and values) |
+//! | `Manager().list()` | [`List<T>`](List) |
 //!
 //! Every primitive also has a `#[repr(C)]` raw form ([`RawMutex`], [`RawSemaphore`], ...)
 //! that can be placed inside any segment. [`inspect`] reads segments without touching
@@ -69,6 +71,7 @@
 #![warn(missing_docs)]
 
 pub mod array;
+pub mod collections;
 pub mod dynamic;
 pub mod error;
 pub mod inspect;
@@ -80,6 +83,7 @@ pub mod types;
 pub mod value;
 
 pub use array::{Array, ArrayGuard};
+pub use collections::{ByteDict, ByteDictGuard, Dict, DictGuard, List, TableCheck};
 pub use error::{Error, Result};
 pub use queue::{
     GetError, JoinableQueue, MessageQueue, Pipe, PipeEnd, PutError, Queue, QueueSnapshot,

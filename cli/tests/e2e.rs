@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use shmkit::inspect::{self, InspectOptions, State};
-use shmkit::{Array, JoinableQueue, Mutex, Queue, SegmentOptions, Value};
+use shmkit::{Array, ByteDict, Dict, JoinableQueue, List, Mutex, Queue, SegmentOptions, Value};
 
 fn shmkit(args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
@@ -548,4 +548,71 @@ fn show_of_a_message_queue_and_a_pipe() {
     assert_eq!(f["a.closed"], false);
     let text = stdout(&shmkit(&["show", &name]));
     assert!(text.contains("a_to_b.buffered"), "{text}");
+}
+
+#[test]
+fn show_of_a_dict_lists_its_entries_escaped_and_cut() {
+    let name = common::unique_name("show-dict");
+    let d = ByteDict::create(&name, 8, 1024).unwrap();
+    d.insert("greeting", "hello").unwrap();
+    d.insert(b"bin\x01\x1b[31m".as_slice(), vec![b'x'; 100])
+        .unwrap();
+    d.insert("gone", "soon").unwrap();
+    d.remove("gone").unwrap();
+    let text = stdout(&shmkit(&["show", &name]));
+    assert!(text.contains("\"greeting\" => \"hello\""), "{text}");
+    assert!(text.contains("\"bin\\x01\\x1b[31m\" => "), "{text}");
+    assert!(text.contains("... (100 bytes)"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "a control character reached the terminal"
+    );
+    assert!(text.contains("len                  2"), "{text}");
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(j["segment"]["kind"], "dict");
+    assert_eq!(f["form"], "bytes");
+    assert_eq!(f["len"], 2);
+    assert_eq!(f["capacity"], 8);
+    assert_eq!(f["max_bytes"], 1024);
+    assert_eq!(f["lock.locked"], false);
+    let entries = f["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries.contains(&serde_json::json!({"key": "\"greeting\"", "value": "\"hello\""})));
+    d.clear().unwrap();
+    let j = json(&["show", &name, "--json"]);
+    assert_eq!(j["view"]["fields"]["entries"], serde_json::json!([]));
+    assert_eq!(j["view"]["fields"]["active_side"], 1);
+
+    let typed = common::unique_name("show-dict-typed");
+    let t = Dict::<u32, f64>::create(&typed, 4).unwrap();
+    t.insert(7, 2.5).unwrap();
+    let j = json(&["show", &typed, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(f["form"], "typed");
+    assert_eq!(f["key_type"], "u32");
+    assert_eq!(f["value_type"], "f64");
+    assert_eq!(
+        f["entries"],
+        serde_json::json!([{"key": "7", "value": "2.5"}])
+    );
+}
+
+#[test]
+fn show_of_a_list_prints_its_elements_in_order() {
+    let name = common::unique_name("show-list");
+    let l = List::<i32>::create(&name, 6).unwrap();
+    for v in [4, 5, 6] {
+        l.push(v).unwrap();
+    }
+    l.remove(0).unwrap(); // moves the list to the other side
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(j["segment"]["kind"], "list");
+    assert_eq!(f["len"], 2);
+    assert_eq!(f["capacity"], 6);
+    assert_eq!(f["active_side"], 1);
+    assert_eq!(f["values"]["values"], serde_json::json!([5, 6]));
+    let text = stdout(&shmkit(&["show", &name]));
+    assert!(text.contains("[0] 5  6"), "{text}");
 }

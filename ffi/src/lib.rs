@@ -43,6 +43,7 @@ pub mod args;
 pub mod array;
 pub mod barrier;
 pub mod condition;
+pub mod dict;
 pub mod event;
 pub mod handle;
 pub mod lock;

@@ -87,6 +87,11 @@ fn c_api_pipe() {
 }
 
 #[test]
+fn c_api_dict() {
+    run_c_test("dict.c");
+}
+
+#[test]
 fn header_compiles_as_cxx() {
     let _ = support::static_lib();
     let src = c_test("header.cpp");
@@ -126,6 +131,7 @@ fn c_examples_build_and_run() {
         ("add_under_lock", "final value 31"),
         ("queue", "reader got A B C in order"),
         ("pipe", "parent and child talked both ways; child exited"),
+        ("dict", "3 entries"),
     ] {
         let exe = support::compile(
             &format!("example_{example}"),
