@@ -2,7 +2,9 @@
 //! Unix domain socket (length-prefixed messages over a stream, the usual way to keep
 //! boundaries) measured in the same run:
 //!
-//! - small: 64-byte messages, one producer process to one consumer process (msgs/s);
+//! - small: 64-byte messages, one producer process to one consumer process (msgs/s),
+//!   the socket both with buffered writes (many messages per system call) and with one
+//!   write per message;
 //! - large: 1 MiB messages, one process to another (GB/s, one copy in and one out).
 //!
 //! Run: `cargo bench --bench messages` (the child processes are this binary re-run).
@@ -44,6 +46,16 @@ fn produce(kind: &str, name: &str, n: usize, size: usize) {
             // Wait for the consumer's "done" so that closing does not race the end.
             p.recv_bytes().unwrap();
         }
+        "uds1" => {
+            // One write system call per message, as a program sending each message
+            // as it is ready does.
+            let mut s = UnixStream::connect(name).unwrap();
+            let mut framed = (size as u32).to_le_bytes().to_vec();
+            framed.extend_from_slice(&msg);
+            for _ in 0..n {
+                s.write_all(&framed).unwrap();
+            }
+        }
         "uds" => {
             let s = UnixStream::connect(name).unwrap();
             let mut w = BufWriter::with_capacity(1 << 16, s);
@@ -64,7 +76,8 @@ fn consume(kind: &str, name: &str, n: usize, size: usize) -> f64 {
     let mut start = None;
     match kind {
         "mq" => {
-            let q = MessageQueue::create(name, (size + 8) * 64, size).unwrap();
+            // 1 MiB of ring for small messages, 8 for large ones.
+            let q = MessageQueue::create(name, (size * 8).max(1 << 20), size).unwrap();
             let mut kid = spawn("produce", &["mq", name, &n.to_string(), &size.to_string()]);
             for _ in 0..n {
                 assert_eq!(q.get_bytes_into(&mut buf).unwrap(), size);
@@ -75,7 +88,7 @@ fn consume(kind: &str, name: &str, n: usize, size: usize) -> f64 {
             t
         }
         "pipe" => {
-            let p = Pipe::create(name, true, ((size + 8) * 64).min(1 << 20)).unwrap();
+            let p = Pipe::create(name, true, 1 << 20).unwrap();
             let mut kid = spawn(
                 "produce",
                 &["pipe", name, &n.to_string(), &size.to_string()],
@@ -89,10 +102,10 @@ fn consume(kind: &str, name: &str, n: usize, size: usize) -> f64 {
             assert!(kid.wait().unwrap().success());
             t
         }
-        "uds" => {
+        "uds" | "uds1" => {
             let _ = std::fs::remove_file(name);
             let l = UnixListener::bind(name).unwrap();
-            let mut kid = spawn("produce", &["uds", name, &n.to_string(), &size.to_string()]);
+            let mut kid = spawn("produce", &[kind, name, &n.to_string(), &size.to_string()]);
             let (s, _) = l.accept().unwrap();
             let mut r = BufReader::with_capacity(1 << 16, s);
             let mut len = [0u8; 4];
@@ -116,7 +129,9 @@ fn rate(kind: &str, n: usize, size: usize, runs: usize) -> f64 {
     (0..runs)
         .map(|r| {
             let name = match kind {
-                "uds" => format!("/tmp/shmkit-bench-{}-{r}.sock", std::process::id()),
+                "uds" | "uds1" => {
+                    format!("/tmp/shmkit-bench-{kind}-{}-{r}.sock", std::process::id())
+                }
                 _ => format!("bench-msg-{kind}-{}-{r}", std::process::id()),
             };
             (n - 1) as f64 / consume(kind, &name, n, size)
@@ -145,7 +160,11 @@ fn main() {
         return;
     }
     let kinds = [
-        ("uds", "Unix domain socket, length-prefixed (peer)"),
+        (
+            "uds",
+            "Unix domain socket, length-prefixed, buffered writes (peer)",
+        ),
+        ("uds1", "Unix domain socket, one write per message (peer)"),
         ("mq", "shmkit `MessageQueue`"),
         ("pipe", "shmkit `Pipe`"),
     ];
