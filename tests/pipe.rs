@@ -332,3 +332,67 @@ fn anonymous_pipe_between_a_parent_and_a_forked_child() {
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
 }
+
+#[test]
+fn threads_sharing_an_end_take_turns_whole_messages() {
+    let name = common::unique_name("pipe-threads");
+    // A small ring: every message is streamed in several pieces.
+    let a = Pipe::create(&name, true, 64).unwrap();
+    let b = Pipe::open(&name).unwrap();
+    const PER_THREAD: u32 = 500;
+    std::thread::scope(|s| {
+        for t in 0..3u8 {
+            let a = &a;
+            s.spawn(move || {
+                for i in 0..PER_THREAD {
+                    let len = 1 + (i as usize * 37) % 300;
+                    a.send_bytes(&vec![t; len]).unwrap();
+                }
+            });
+        }
+        let mut next = [0u32; 3];
+        for _ in 0..3 * PER_THREAD {
+            let m = b.recv_bytes_timeout(LIMIT).unwrap();
+            let t = m[0];
+            assert!(
+                m.iter().all(|&x| x == t),
+                "a message was interleaved with another"
+            );
+            let i = next[t as usize];
+            assert_eq!(
+                m.len(),
+                1 + (i as usize * 37) % 300,
+                "thread {t} message {i}"
+            );
+            next[t as usize] += 1;
+        }
+        assert_eq!(next, [PER_THREAD; 3]);
+    });
+}
+
+#[test]
+fn a_process_cannot_use_the_end_another_process_owns() {
+    let (a, b) = Pipe::anonymous(true, 256).unwrap();
+    a.send_bytes(b"parent claims A").unwrap();
+    // SAFETY: the child only uses the pipe and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let refused = matches!(a.send_bytes(b"x"), Err(Error::InvalidArgument(m)) if m.contains("belongs to pid"));
+        let got = b.recv_bytes().ok();
+        // Dropping the child's copy of A (owned by the parent) must not close it.
+        drop(a);
+        let ok = refused && got.as_deref() == Some(&b"parent claims A"[..]);
+        let _ = b.send_bytes(if ok { b"ok" } else { b"bad" });
+        // SAFETY: ends the forked child at once.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    assert_eq!(a.recv_bytes_timeout(LIMIT).unwrap(), b"ok");
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    assert!(!a.is_closed());
+    // B's owner (the child) is gone: EOF.
+    assert!(matches!(a.recv_bytes_timeout(LIMIT), Err(Error::Eof)));
+}
