@@ -1280,8 +1280,9 @@ enum shmkit_status shmkit_pipe_send(const struct shmkit_pipe *pipe, const void *
 
 /**
  * Receives the next message into `buf` (`cap` bytes) and writes its length to
- * `*out_len`, waiting at most `timeout_ns` nanoseconds for it to begin (forever if
- * negative; 0 does not wait).
+ * `*out_len`, waiting at most `timeout_ns` nanoseconds for it (forever if negative; 0
+ * does not wait). A message that has begun to arrive but is not complete in time is
+ * kept by the handle (`SHMKIT_TIMEOUT`) and completed by the next receive.
  *
  * Returns `SHMKIT_EOF` (the other end closed or died and everything it sent was
  * received), `SHMKIT_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the message

@@ -396,3 +396,35 @@ fn a_process_cannot_use_the_end_another_process_owns() {
     // B's owner (the child) is gone: EOF.
     assert!(matches!(a.recv_bytes_timeout(LIMIT), Err(Error::Eof)));
 }
+
+#[test]
+fn a_timed_receive_of_a_message_still_arriving_keeps_it_for_the_next_receive() {
+    const TEST: &str = "a_timed_receive_of_a_message_still_arriving_keeps_it_for_the_next_receive";
+    if let Some(child) = common::child_role() {
+        return hang_peer(&child);
+    }
+    let name = common::unique_name("pipe-partial");
+    let a = Pipe::create(&name, true, 4096).unwrap();
+    let mut kid = common::spawn_child(TEST, "peer", &[&name, "mid-send"]);
+    common::wait_until(LIMIT, "the ring to fill", || {
+        a.snapshot().dirs[1].unwrap().buffered == 4096
+    });
+    // Freeze the sender in the middle of its 16 MiB message.
+    // SAFETY: signals our own child (not yet reaped).
+    unsafe { libc::kill(kid.id() as libc::pid_t, libc::SIGSTOP) };
+    let t = Duration::from_millis(30);
+    let start = Instant::now();
+    assert!(matches!(a.recv_bytes_timeout(t), Err(Error::Timeout(d)) if d == t));
+    assert!(start.elapsed() >= t, "the timeout covers the whole message");
+    // A buffer too small for the kept message: the size needed, nothing lost.
+    let mut small = [0u8; 16];
+    assert!(matches!(
+        a.recv_bytes_into_timeout(&mut small, t),
+        Err(Error::BufferTooSmall { needed: MIB16, .. })
+    ));
+    // SAFETY: as above.
+    unsafe { libc::kill(kid.id() as libc::pid_t, libc::SIGCONT) };
+    let m = a.recv_bytes_timeout(LIMIT).unwrap();
+    assert!(m.len() == MIB16 && m == big(7), "the message arrived whole");
+    common::kill9(&mut kid);
+}

@@ -341,6 +341,10 @@ struct SendState {
 struct RecvState {
     /// The sender's `tail` as last read (published bytes are at least up to it).
     tail: u64,
+    /// A message whose receive timed out half-way: the bytes taken so far (its frame
+    /// header and these bytes are consumed from the ring) and how many are still to
+    /// come. The next receive completes it first.
+    partial: Option<(Vec<u8>, u64)>,
 }
 
 /// The two futex words of a stream.
@@ -373,7 +377,10 @@ impl PipeEnd {
                     .unwrap_or_else(Instant::now),
                 head: 0,
             }),
-            recv_turn: std::sync::Mutex::new(RecvState { tail: 0 }),
+            recv_turn: std::sync::Mutex::new(RecvState {
+                tail: 0,
+                partial: None,
+            }),
             closed_here: AtomicBool::new(false),
             policy: WaitPolicy::default(),
         })
@@ -698,8 +705,9 @@ impl PipeEnd {
             .map(|r| r.into_vec())
     }
 
-    /// Receives the next message, waiting at most `t` for it to begin (once a message
-    /// has begun, the rest is waited for as long as the sender is alive).
+    /// Receives the next message, waiting at most `t` for it. A message that has begun
+    /// to arrive but is not complete after `t` (a large one streamed through a small
+    /// ring) is kept by this handle, and the next receive completes it first.
     ///
     /// # Errors
     /// [`Error::Timeout`] after at least `t`; otherwise as
@@ -720,8 +728,8 @@ impl PipeEnd {
             .map(|r| r.len())
     }
 
-    /// [`recv_bytes_into`](Self::recv_bytes_into), waiting at most `t` for a message to
-    /// begin.
+    /// [`recv_bytes_into`](Self::recv_bytes_into), waiting at most `t` for the message
+    /// (see [`recv_bytes_timeout`](Self::recv_bytes_timeout)).
     ///
     /// # Errors
     /// [`Error::Timeout`]; otherwise as [`recv_bytes_into`](Self::recv_bytes_into).
@@ -739,7 +747,7 @@ impl PipeEnd {
         decode(&self.recv_bytes()?)
     }
 
-    /// [`recv`](Self::recv), waiting at most `t` for a message to begin.
+    /// [`recv`](Self::recv), waiting at most `t` for the message.
     ///
     /// # Errors
     /// As [`recv`](Self::recv) and [`recv_bytes_timeout`](Self::recv_bytes_timeout).
@@ -789,54 +797,73 @@ impl PipeEnd {
         self.claim()?;
         let mut st = self.recv_turn.lock().unwrap_or_else(|p| p.into_inner());
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let timed_out = || Error::Timeout(timeout.unwrap_or_default());
         let d = self.dir(dir);
         let head = d.head.load(Relaxed);
-        // Published bytes by the cached tail; read the shared tail again only when the
-        // cache does not show a whole frame header.
-        let mut avail = st.tail.wrapping_sub(head);
-        if avail > self.ring_len || avail < FRAME_HEADER {
-            // The frame header: wait (bounded by the deadline) for all 8 bytes.
-            match self.wait(dir, Word::Data, deadline, || {
-                self.buffered(dir).map_or(true, |n| n >= FRAME_HEADER)
-            }) {
-                Waited::Ready => {}
-                Waited::PeerGone => return Err(Error::Eof),
-                Waited::Timeout => return Err(Error::Timeout(timeout.unwrap_or_default())),
-            }
-            st.tail = d.tail.load(Acquire);
-            avail = st.tail.wrapping_sub(head);
-            if avail > self.ring_len {
-                return Err(self.corrupt_stream(dir, head, st.tail));
-            }
-            if avail < FRAME_HEADER {
-                return Err(Error::Eof);
-            }
-        }
-        let mut len = [0u8; FRAME_HEADER as usize];
-        self.read_ring(dir, head, &mut len);
-        let len = u64::from_ne_bytes(len);
-        if len > MAX_PIPE_MESSAGE {
-            return Err(Error::corrupt(
-                self.name(),
-                format!("a message claims {len} bytes, more than {MAX_PIPE_MESSAGE}"),
-            ));
-        }
-        if let Dest::Buf(buf, _) = into {
-            if (buf.len() as u64) < len {
-                // Nothing consumed: the caller may come back with a larger buffer.
-                return Err(Error::BufferTooSmall {
-                    needed: len as usize,
-                    capacity: buf.len(),
-                });
-            }
-        }
-        if let Dest::Vec(v) = into {
-            v.reserve(len.min(self.ring_len.max(1 << 20)) as usize);
-        }
         // `pos`: how far this message has been copied; `stored`: the head published.
-        let mut pos = head.wrapping_add(FRAME_HEADER);
-        let mut stored = head;
-        let mut left = len;
+        let (mut pos, mut stored, mut left);
+        if let Some((taken, rest)) = st.partial.take() {
+            // Finish the message a timed-out receive began.
+            let total = taken.len() as u64 + rest;
+            if let Dest::Buf(buf, at) = into {
+                if (buf.len() as u64) < total {
+                    st.partial = Some((taken, rest));
+                    return Err(Error::BufferTooSmall {
+                        needed: total as usize,
+                        capacity: buf.len(),
+                    });
+                }
+                buf[..taken.len()].copy_from_slice(&taken);
+                *at = taken.len();
+            } else if let Dest::Vec(v) = into {
+                *v = taken;
+            }
+            (pos, stored, left) = (head, head, rest);
+        } else {
+            // Published bytes by the cached tail; read the shared tail again only when
+            // the cache does not show a whole frame header.
+            let mut avail = st.tail.wrapping_sub(head);
+            if avail > self.ring_len || avail < FRAME_HEADER {
+                // The frame header: wait (bounded by the deadline) for all 8 bytes.
+                match self.wait(dir, Word::Data, deadline, || {
+                    self.buffered(dir).map_or(true, |n| n >= FRAME_HEADER)
+                }) {
+                    Waited::Ready => {}
+                    Waited::PeerGone => return Err(Error::Eof),
+                    Waited::Timeout => return Err(timed_out()),
+                }
+                st.tail = d.tail.load(Acquire);
+                avail = st.tail.wrapping_sub(head);
+                if avail > self.ring_len {
+                    return Err(self.corrupt_stream(dir, head, st.tail));
+                }
+                if avail < FRAME_HEADER {
+                    return Err(Error::Eof);
+                }
+            }
+            let mut len = [0u8; FRAME_HEADER as usize];
+            self.read_ring(dir, head, &mut len);
+            let len = u64::from_ne_bytes(len);
+            if len > MAX_PIPE_MESSAGE {
+                return Err(Error::corrupt(
+                    self.name(),
+                    format!("a message claims {len} bytes, more than {MAX_PIPE_MESSAGE}"),
+                ));
+            }
+            if let Dest::Buf(buf, _) = into {
+                if (buf.len() as u64) < len {
+                    // Nothing consumed: the caller may come back with a larger buffer.
+                    return Err(Error::BufferTooSmall {
+                        needed: len as usize,
+                        capacity: buf.len(),
+                    });
+                }
+            }
+            if let Dest::Vec(v) = into {
+                v.reserve(len.min(self.ring_len.max(1 << 20)) as usize);
+            }
+            (pos, stored, left) = (head.wrapping_add(FRAME_HEADER), head, len);
+        }
         while left > 0 {
             let mut avail = st.tail.wrapping_sub(pos);
             if avail == 0 || avail > self.ring_len {
@@ -853,13 +880,22 @@ impl PipeEnd {
                     return Err(self.corrupt_stream(dir, stored, st.tail));
                 }
                 if avail == 0 {
-                    match self.wait(dir, Word::Data, None, || {
+                    match self.wait(dir, Word::Data, deadline, || {
                         self.buffered(dir).map_or(true, |n| n > 0)
                     }) {
                         Waited::Ready => continue,
                         // The sender died (or closed) in the middle of the message.
                         Waited::PeerGone => return Err(Error::Eof),
-                        Waited::Timeout => unreachable!("no deadline"),
+                        Waited::Timeout => {
+                            // Keep what arrived (already freed in the ring, `pos ==
+                            // stored`) for the next receive.
+                            let taken = match into {
+                                Dest::Vec(v) => std::mem::take(v),
+                                Dest::Buf(buf, at) => buf[..*at].to_vec(),
+                            };
+                            st.partial = Some((taken, left));
+                            return Err(timed_out());
+                        }
                     }
                 }
             }
@@ -878,8 +914,10 @@ impl PipeEnd {
             pos = pos.wrapping_add(n as u64);
             left -= n as u64;
         }
-        d.head.store(pos, Release);
-        self.notify(dir, Word::Space);
+        if pos != stored {
+            d.head.store(pos, Release);
+            self.notify(dir, Word::Space);
+        }
         let received = &self.me().received;
         received.store(received.load(Relaxed).wrapping_add(1), Relaxed);
         Ok(match into {
