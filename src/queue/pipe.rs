@@ -31,11 +31,18 @@
 //! A process killed in the middle of a send leaves a partial message: the receiver
 //! discards it and reports [`Error::Eof`].
 //!
+//! Limits: the death of a process is only known through its end's pid, so an
+//! anonymous end that its process never used (never claimed) looks alive to the other
+//! end, which then waits (use the timeout forms, or have each process touch its end,
+//! e.g. with `poll(Duration::ZERO)`, early). A pid reused by a new process within the
+//! liveness interval makes a dead end look alive until that process exits.
+//!
 //! ## Untrusted memory
 //! Positions are checked against the ring (a stream may never hold more bytes than the
 //! ring) and lengths against [`MAX_PIPE_MESSAGE`]; inconsistent values give
-//! [`Error::Corrupt`]. A receiver never allocates more than the bytes that actually
-//! arrived (plus one ring's worth), whatever length a hostile header claims.
+//! [`Error::Corrupt`]. A receiver grows its buffer with the bytes that actually arrive
+//! (reserving at most the larger of the ring and 1 MiB ahead), whatever length a
+//! hostile header claims, and a timed receive honours its timeout even inside a message.
 
 use std::fmt;
 use std::sync::Arc;
