@@ -33,8 +33,8 @@
 //!
 //! Limits: the death of a process is only known through its end's pid, so an
 //! anonymous end that its process never used (never claimed) looks alive to the other
-//! end, which then waits (use the timeout forms, or have each process touch its end,
-//! e.g. with `poll(Duration::ZERO)`, early). A pid reused by a new process within the
+//! end, which then waits (use the timeout forms, or have each process use its end
+//! early: a send, a receive or a poll claims it). A pid reused by a new process within the
 //! liveness interval makes a dead end look alive until that process exits.
 //!
 //! ## Untrusted memory
