@@ -600,7 +600,7 @@ impl MessageQueue {
         let c = self.ctl();
         let (head, tail) = (c.head.load(Acquire), c.tail.load(Acquire));
         let used = tail.wrapping_sub(head);
-        if head % 8 != 0 || used > self.ring_len {
+        if head % 8 != 0 || tail % 8 != 0 || used > self.ring_len {
             return Err(self.corrupt(format!(
                 "positions head {head} and tail {tail} do not fit a {}-byte ring",
                 self.ring_len
