@@ -476,6 +476,8 @@ fn data_window(info: &SegmentInfo, control: &[u8], opts: &InspectOptions) -> Ran
         (start, end.min(start.saturating_add(max)))
     } else if let (None, Some(w)) = (&opts.range, collection_window(info, control)) {
         (w.start, w.end.min(w.start.saturating_add(max)))
+    } else if let (None, Some(start)) = (&opts.range, message_head_offset(info, control)) {
+        (start, start.saturating_add(max))
     } else if let (None, Some(start)) = (&opts.range, queue_head_offset(info, control, max)) {
         let stride = info.params[0];
         (start, start.saturating_add(max - max % stride))
@@ -490,6 +492,17 @@ fn data_window(info: &SegmentInfo, control: &[u8], opts: &InspectOptions) -> Ran
 /// For a queue whose data area is larger than `max` bytes and whose geometry holds
 /// together, the byte offset of the head's slot (bounded: the index is masked and
 /// checked against the capacity before use).
+/// Where a message queue's oldest record lies in its ring (the data window then starts
+/// there, so `show` can list the queued messages).
+fn message_head_offset(info: &SegmentInfo, control: &[u8]) -> Option<u64> {
+    if info.kind != Kind::MessageQueue {
+        return None;
+    }
+    let (ring, _) = queue::message::geometry(info).ok()?;
+    let head = u64::from_ne_bytes(control.get(128..136)?.try_into().ok()?);
+    Some(head % ring)
+}
+
 fn queue_head_offset(info: &SegmentInfo, control: &[u8], max: u64) -> Option<u64> {
     if !matches!(info.kind, Kind::Queue | Kind::JoinableQueue)
         || info.layout.data_len <= max
@@ -911,6 +924,7 @@ fn view_message_queue(input: &ViewInput<'_>) -> KindView {
     v.fields.push(("gets", Field::U64(q.gets)));
     v.fields.push(("repairs", Field::U64(q.repairs)));
     mutex_fields(input.control, &LOCK_KEYS, &mut v, "the queue's lock");
+    queued_messages(input, &q, &mut v);
     if q.tail.wrapping_sub(q.head) > q.capacity_bytes {
         v.notes.push(format!(
             "head {} and tail {} are {} bytes apart, more than the ring: the segment was overwritten (operations report it as corrupt)",
@@ -926,6 +940,73 @@ fn view_message_queue(input: &ViewInput<'_>) -> KindView {
         );
     }
     v
+}
+
+/// The most queued message lengths `show` lists, and the most bytes of the oldest
+/// message it prints.
+const MAX_MESSAGES_SHOWN: usize = 16;
+const MAX_MESSAGE_BYTES_SHOWN: usize = 256;
+
+/// The lengths of the queued messages whose records lie in the copied window (it starts
+/// at the oldest record unless `--range` moved it), and the first bytes of the oldest.
+fn queued_messages(input: &ViewInput<'_>, q: &queue::MessageQueueSnapshot, v: &mut KindView) {
+    let Ok((ring, max)) = queue::message::geometry(input.info) else {
+        return;
+    };
+    let used = q.tail.wrapping_sub(q.head);
+    if used > ring || q.head % 8 != 0 || input.data_offset != q.head % ring {
+        return;
+    }
+    let (mut lengths, mut at, mut walked) = (Vec::new(), 0usize, 0u64);
+    let mut first: Option<&[u8]> = None;
+    // Bounded: at most MAX_MESSAGES_SHOWN records, each inside the window.
+    while walked < used && lengths.len() < MAX_MESSAGES_SHOWN {
+        let Some(h) = input.data.get(at..at + 8) else {
+            break;
+        };
+        let len = u64::from_ne_bytes(h.try_into().unwrap_or_default());
+        let rec = 8 + len.div_ceil(8).saturating_mul(8);
+        if len > max || rec > used - walked {
+            v.notes.push(format!(
+                "the record at position {} claims {len} bytes: the ring is corrupt there",
+                q.head.wrapping_add(walked)
+            ));
+            break;
+        }
+        if first.is_none() {
+            let end = (at + 8).saturating_add(len as usize);
+            let shown = end
+                .min(at + 8 + MAX_MESSAGE_BYTES_SHOWN)
+                .min(input.data.len());
+            first = input.data.get(at + 8..shown);
+        }
+        lengths.push(Scalar::U64(len));
+        walked += rec;
+        at = at.saturating_add(rec as usize);
+    }
+    if (lengths.len() as u64) < q.len {
+        v.notes.push(format!(
+            "{} of {} queued message length(s) shown: the others lie past the data window or the end of the ring (--max-bytes reads more)",
+            lengths.len(),
+            q.len
+        ));
+    }
+    v.fields.push((
+        "queued_lengths",
+        Field::Values {
+            first: 0,
+            values: lengths,
+        },
+    ));
+    if let Some(bytes) = first {
+        v.fields.push((
+            "oldest_message",
+            Field::Bytes {
+                offset: input.data_offset + 8,
+                bytes: bytes.to_vec(),
+            },
+        ));
+    }
 }
 
 fn view_pipe(input: &ViewInput<'_>) -> KindView {

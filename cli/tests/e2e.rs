@@ -500,21 +500,24 @@ fn initializing_segment_of_a_dead_creator_is_listed_and_collected() {
 fn show_of_a_message_queue_and_a_pipe() {
     let name = common::unique_name("show-mq");
     let q = shmkit::MessageQueue::create(&name, 1000, 100).unwrap();
+    q.put_bytes(b"first").unwrap();
     q.put_bytes(b"hello").unwrap();
     q.put_bytes(b"").unwrap();
     q.put_bytes(&[1; 20]).unwrap();
     q.get_bytes().unwrap();
     let text = stdout(&shmkit(&["show", &name]));
     assert!(text.contains("message-queue"), "{text}");
-    assert!(text.contains("len                  2"), "{text}");
+    assert!(text.contains("len                  3"), "{text}");
     let j = json(&["show", &name, "--json"]);
     let f = &j["view"]["fields"];
     assert_eq!(j["view"]["available"], true);
-    assert_eq!(f["len"], 2);
-    assert_eq!(f["bytes_used"], 8 + 32);
+    assert_eq!(f["len"], 3);
+    assert_eq!(f["bytes_used"], 16 + 8 + 32);
     assert_eq!(f["capacity_bytes"], 1008);
     assert_eq!(f["max_message"], 100);
-    assert_eq!((f["puts"].clone(), f["gets"].clone()), (3.into(), 1.into()));
+    assert_eq!((f["puts"].clone(), f["gets"].clone()), (4.into(), 1.into()));
+    assert_eq!(f["queued_lengths"]["values"], serde_json::json!([5, 0, 20]));
+    assert_eq!(f["oldest_message"]["hex"], "68656c6c6f");
     assert_eq!(f["closed"], false);
     assert_eq!(f["waiting_consumers"], 0);
     assert_eq!(f["lock.locked"], false);
