@@ -71,6 +71,7 @@ pub mod array;
 pub mod dynamic;
 pub mod error;
 pub mod inspect;
+pub mod process;
 pub mod queue;
 pub mod segment;
 pub mod sync;
@@ -80,6 +81,7 @@ pub mod value;
 
 pub use array::{Array, ArrayGuard};
 pub use error::{Error, Result};
+pub use process::{Pool, Process};
 pub use queue::{
     GetError, JoinableQueue, MessageQueue, PutError, Queue, QueueSnapshot, WaitPolicy,
 };
