@@ -26,8 +26,8 @@
 //!
 //! # How it works
 //! Each worker process has its own task queue (a [`MessageQueue`]); all workers reply on
-//! one result queue. The pool keeps at most two chunks in flight per worker, so it always
-//! knows which chunk a worker holds. A thread of the parent (the result handler) reads
+//! one result queue. The pool hands each worker one chunk at a time, so it always knows
+//! which chunk a worker holds and a long task never holds up work queued behind it. A thread of the parent (the result handler) reads
 //! the replies, hands them to the [`AsyncResult`]s and iterators, checks every 20 ms that
 //! the workers are alive, and replaces any that died: the chunk a dead worker was running
 //! fails with [`Error::ProcessDied`], the chunks still queued for it are given to other
@@ -59,8 +59,9 @@ pub(crate) const WORKER_TARGET: &str = "shmkit::pool-worker";
 
 /// How often the result handler checks that the workers are alive.
 const CHECK_EVERY: Duration = Duration::from_millis(20);
-/// Chunks handed to one worker before it has replied to the first.
-const IN_FLIGHT: usize = 2;
+/// Chunks handed to one worker at a time: one, so a long task never holds up another
+/// one queued behind it, and the pool always knows which chunk a worker is running.
+const IN_FLIGHT: usize = 1;
 /// Bytes of a request's header: job id (8) and task-name length (2).
 const REQUEST_HEADER: usize = 10;
 /// Bytes of a reply's header: job id (8), worker slot (4), status (1).
