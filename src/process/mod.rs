@@ -100,6 +100,7 @@
 //! may run on, like Python's `os.process_cpu_count()`), [`active_children`].
 
 mod child;
+mod codec;
 pub mod pool;
 mod registry;
 mod task;

@@ -40,6 +40,7 @@
 //! [`close`](Pool::close) then [`join`](Pool::join) to let queued work finish first.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -48,7 +49,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::task::{Task, lookup, panic_message};
+use super::task::{ChunkOut, Task, lookup, panic_message};
 use super::{Process, StartMethod};
 use crate::MessageQueue;
 use crate::error::{Error, Result};
@@ -83,15 +84,15 @@ impl Default for PoolOptions {
             processes: None,
             method: None,
             max_tasks_per_child: None,
-            queue_bytes: 4 << 20,
-            result_bytes: 16 << 20,
+            queue_bytes: 1 << 20,
+            result_bytes: 2 << 20,
         }
     }
 }
 
 impl PoolOptions {
     /// The defaults: [`cpu_count`](super::cpu_count) workers, the default start method,
-    /// workers that live as long as the pool, 4 MiB task queues, a 16 MiB result queue.
+    /// workers that live as long as the pool, 1 MiB task queues, a 2 MiB result queue.
     pub fn new() -> Self {
         Self::default()
     }
@@ -115,13 +116,15 @@ impl PoolOptions {
         self
     }
 
-    /// Each worker's task queue, in bytes; a chunk of arguments must fit in it.
+    /// Each worker's task queue, in bytes; a chunk of arguments must fit in it (else
+    /// [`Error::TooLarge`]). Small rings stay in cache: raise it only for big chunks.
     pub fn queue_bytes(mut self, bytes: usize) -> Self {
         self.queue_bytes = bytes;
         self
     }
 
-    /// The result queue, in bytes; a chunk of results must fit in it.
+    /// The result queue, in bytes; a chunk of results must fit in it (else the chunk
+    /// fails with an error saying so).
     pub fn result_bytes(mut self, bytes: usize) -> Self {
         self.result_bytes = bytes;
         self
@@ -360,8 +363,7 @@ impl Pool {
             cell: Arc::clone(&cell),
             _r: std::marker::PhantomData,
         });
-        let args = encode_chunk(std::slice::from_ref(&arg))?;
-        self.submit(task.entry().name(), vec![args], sink)?;
+        self.submit(task.entry().name(), std::slice::from_ref(&arg), 1, sink)?;
         Ok(AsyncResult { cell })
     }
 
@@ -377,7 +379,7 @@ impl Pool {
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
     {
-        self.map_async(task, items, None)?.get()
+        self.map_sync(task, items, None)
     }
 
     /// [`map`](Self::map) with chunks of `chunksize` items.
@@ -394,7 +396,48 @@ impl Pool {
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
     {
-        self.map_async(task, items, Some(chunksize))?.get()
+        self.map_sync(task, items, Some(chunksize))
+    }
+
+    /// The synchronous map: the caller's thread decodes each chunk's results straight
+    /// into the output as the chunks arrive, in order.
+    fn map_sync<A, R>(
+        &self,
+        task: Task<A, R>,
+        items: impl IntoIterator<Item = A>,
+        chunksize: Option<usize>,
+    ) -> Result<Vec<R>>
+    where
+        A: Serialize,
+        R: DeserializeOwned,
+    {
+        let items: Vec<A> = items.into_iter().collect();
+        let chunksize = chunksize
+            .unwrap_or_else(|| default_chunksize(items.len(), self.size))
+            .max(1);
+        let n_chunks = items.len().div_ceil(chunksize);
+        let sink = Arc::new(RawSink {
+            chunks: Mutex::new((0..n_chunks).map(|_| None).collect()),
+            cv: Condvar::new(),
+        });
+        self.submit(
+            task.entry().name(),
+            &items,
+            chunksize,
+            Arc::clone(&sink) as _,
+        )?;
+        let mut all = Vec::with_capacity(items.len());
+        drop(items);
+        for i in 0..n_chunks {
+            let bytes = sink.take(i)?;
+            let mut de = postcard::Deserializer::from_bytes(&bytes);
+            let errors = serde::de::DeserializeSeed::deserialize(ChunkInto(&mut all), &mut de)
+                .map_err(|e| Error::Codec(e.to_string()))?;
+            if let Some((_, msg)) = errors.into_iter().next() {
+                return Err(Error::Panicked(msg));
+            }
+        }
+        Ok(all)
     }
 
     /// Python's `starmap`: in Rust a task of several arguments takes a tuple
@@ -471,22 +514,25 @@ impl Pool {
         R: DeserializeOwned + Send + 'static,
     {
         let items: Vec<A> = items.into_iter().collect();
-        let chunksize = chunksize.unwrap_or_else(|| default_chunksize(items.len(), self.size));
-        let chunks = encode_chunks(&items, chunksize)?;
+        let chunksize = chunksize
+            .unwrap_or_else(|| default_chunksize(items.len(), self.size))
+            .max(1);
+        let n_chunks = items.len().div_ceil(chunksize);
         let cell = ResultCell::new(callback, error_callback);
-        if chunks.is_empty() {
+        if n_chunks == 0 {
             cell.complete(Ok(Vec::new()));
             return Ok(AsyncResult { cell });
         }
         let sink = Arc::new(MapSink {
             cell: Arc::clone(&cell),
             parts: Mutex::new(MapParts {
-                parts: (0..chunks.len()).map(|_| None).collect(),
-                missing: chunks.len(),
+                parts: (0..n_chunks).map(|_| None).collect(),
+                missing: n_chunks,
                 failed: false,
+                total: items.len(),
             }),
         });
-        self.submit(task.entry().name(), chunks, sink)?;
+        self.submit(task.entry().name(), &items, chunksize, sink)?;
         Ok(AsyncResult { cell })
     }
 
@@ -545,39 +591,66 @@ impl Pool {
             ));
         }
         let items: Vec<A> = items.into_iter().collect();
-        let chunks = encode_chunks(&items, chunksize)?;
+        let n_chunks = items.len().div_ceil(chunksize);
         let stream = Arc::new(Stream {
             state: Mutex::new(StreamState {
                 ready: BTreeMap::new(),
                 arrived: VecDeque::new(),
                 next_chunk: 0,
                 received: 0,
-                total: chunks.len(),
+                total: n_chunks,
             }),
             cv: Condvar::new(),
             ordered,
         });
-        if !chunks.is_empty() {
-            self.submit(task.entry().name(), chunks, Arc::clone(&stream) as _)?;
+        if n_chunks > 0 {
+            self.submit(
+                task.entry().name(),
+                &items,
+                chunksize,
+                Arc::clone(&stream) as _,
+            )?;
         }
         Ok(IMap { stream })
     }
 
-    fn submit(&self, task: &str, chunks: Vec<Vec<u8>>, sink: Arc<dyn Sink>) -> Result<()> {
-        let mut st = lock(&self.shared);
-        if st.phase != Phase::Running {
-            return Err(Error::InvalidArgument(
-                "the pool is closed (close, join or terminate was called)".into(),
-            ));
+    /// Encodes and queues the chunks of `items` one by one, so workers start on the
+    /// first chunk while the next ones are encoded.
+    fn submit<A: Serialize>(
+        &self,
+        task: &str,
+        items: &[A],
+        chunksize: usize,
+        sink: Arc<dyn Sink>,
+    ) -> Result<()> {
+        if lock(&self.shared).phase != Phase::Running {
+            return Err(closed_pool());
         }
-        for (chunk, args) in chunks.into_iter().enumerate() {
+        let mut chunks = items.chunks(chunksize.max(1)).enumerate();
+        while let Some((chunk, part)) = chunks.next() {
+            let frame = encode_frame(task, part);
+            let mut st = lock(&self.shared);
+            let frame = match frame {
+                Ok(f) if st.phase == Phase::Running => f,
+                other => {
+                    drop(st);
+                    // This chunk and the ones after it fail with the same error.
+                    let e = other.err().unwrap_or_else(closed_pool);
+                    let again = |e: &Error| match e {
+                        Error::Codec(m) => Error::Codec(m.clone()),
+                        _ => closed_pool(),
+                    };
+                    for (c, _) in chunks {
+                        sink.deliver(c, Err(again(&e)));
+                    }
+                    sink.deliver(chunk, Err(e));
+                    return Ok(());
+                }
+            };
+            let mut frame = frame;
             let id = st.next_job;
             st.next_job += 1;
-            let mut frame = Vec::with_capacity(REQUEST_HEADER + task.len() + args.len());
-            frame.extend_from_slice(&id.to_le_bytes());
-            frame.extend_from_slice(&(task.len() as u16).to_le_bytes());
-            frame.extend_from_slice(task.as_bytes());
-            frame.extend_from_slice(&args);
+            frame[0..8].copy_from_slice(&id.to_le_bytes());
             st.pending.push_back(Job {
                 id,
                 frame,
@@ -585,10 +658,10 @@ impl Pool {
                 chunk,
             });
             st.unfinished += 1;
+            let failed = dispatch(&mut st);
+            drop(st);
+            deliver_all(&self.shared, failed);
         }
-        let failed = dispatch(&mut st);
-        drop(st);
-        deliver_all(&self.shared, failed);
         Ok(())
     }
 
@@ -698,12 +771,17 @@ fn default_chunksize(items: usize, workers: usize) -> usize {
     items.div_ceil(4 * workers.max(1)).max(1)
 }
 
-fn encode_chunk<A: Serialize>(items: &[A]) -> Result<Vec<u8>> {
-    postcard::to_allocvec(items).map_err(|e| Error::Codec(e.to_string()))
+fn closed_pool() -> Error {
+    Error::InvalidArgument("the pool is closed (close, join or terminate was called)".into())
 }
 
-fn encode_chunks<A: Serialize>(items: &[A], chunksize: usize) -> Result<Vec<Vec<u8>>> {
-    items.chunks(chunksize.max(1)).map(encode_chunk).collect()
+/// A request: job id (filled in when queued), task name, the chunk's arguments.
+fn encode_frame<A: Serialize>(task: &str, items: &[A]) -> Result<Vec<u8>> {
+    let mut frame = Vec::with_capacity(REQUEST_HEADER + task.len() + items.len() * 4 + 8);
+    frame.extend_from_slice(&0u64.to_le_bytes());
+    frame.extend_from_slice(&(task.len() as u16).to_le_bytes());
+    frame.extend_from_slice(task.as_bytes());
+    super::codec::encode_into(items, frame).map_err(|e| Error::Codec(e.to_string()))
 }
 
 /// Starts the worker for `slot` with a fresh task queue.
@@ -938,68 +1016,79 @@ fn worker_loop(
 ) -> std::result::Result<(), String> {
     // A task's panic is returned as its result; do not also print it here.
     std::panic::set_hook(Box::new(|_| {}));
+    // Keep freed memory for the next chunk instead of returning it to the OS after
+    // every chunk (and faulting it in again).
+    sys::keep_freed_memory();
     let mut done = 0u64;
+    let mut msg = vec![0u8; 64 * 1024];
+    let mut reply = Vec::new();
     loop {
         if max_tasks.is_some_and(|m| done >= m) {
             return Ok(());
         }
-        let msg = match tasks.get_bytes() {
-            Ok(m) => m,
+        let len = match tasks.get_bytes_into(&mut msg) {
+            Ok(n) => n,
             Err(Error::Closed) => return Ok(()),
+            Err(Error::BufferTooSmall { needed, .. }) => {
+                msg.resize(needed, 0);
+                continue;
+            }
             Err(e) => return Err(format!("pool worker {slot}: task queue failed: {e}")),
         };
-        let Some((id, outcome)) = run_request(&msg) else {
+        let Some(bytes) = run_request(&msg[..len], slot, std::mem::take(&mut reply)) else {
             continue;
         };
-        let mut reply = Vec::with_capacity(REPLY_HEADER + outcome.as_ref().map_or(0, Vec::len));
-        reply.extend_from_slice(&id.to_le_bytes());
-        reply.extend_from_slice(&slot.to_le_bytes());
-        match outcome {
-            Ok(body) => {
-                reply.push(0);
-                reply.extend_from_slice(&body);
-            }
-            Err(msg) => {
-                reply.push(1);
-                reply.extend_from_slice(msg.as_bytes());
-            }
-        }
-        if let Err(e) = results.put_bytes(&reply) {
-            let mut short = Vec::with_capacity(REPLY_HEADER + 128);
-            short.extend_from_slice(&reply[..REPLY_HEADER - 1]);
-            short.push(1);
+        if let Err(e) = results.put_bytes(&bytes) {
+            let mut short = bytes[..REPLY_HEADER].to_vec();
+            short[REPLY_HEADER - 1] = 1;
             short.extend_from_slice(format!("cannot send the task's results: {e}").as_bytes());
             results
                 .put_bytes(&short)
                 .map_err(|e| format!("pool worker {slot}: result queue failed: {e}"))?;
         }
+        reply = bytes;
         done += 1;
     }
 }
 
-/// Decodes one request and runs it: `(job id, encoded results or error)`.
-fn run_request(msg: &[u8]) -> Option<(u64, std::result::Result<Vec<u8>, String>)> {
+/// Decodes one request and runs it; returns the reply (job id, worker slot, status,
+/// then the encoded results or the error message), built in `buf`.
+fn run_request(msg: &[u8], slot: u32, mut buf: Vec<u8>) -> Option<Vec<u8>> {
     if msg.len() < REQUEST_HEADER {
         return None;
     }
     let id = u64::from_le_bytes(msg[0..8].try_into().ok()?);
     let name_len = u16::from_le_bytes(msg[8..10].try_into().ok()?) as usize;
+    buf.clear();
+    buf.extend_from_slice(&id.to_le_bytes());
+    buf.extend_from_slice(&slot.to_le_bytes());
+    buf.push(0);
+    let fail = |mut buf: Vec<u8>, why: &str| {
+        buf.truncate(REPLY_HEADER);
+        buf[REPLY_HEADER - 1] = 1;
+        buf.extend_from_slice(why.as_bytes());
+        Some(buf)
+    };
     let rest = &msg[REQUEST_HEADER..];
     if rest.len() < name_len {
-        return Some((id, Err("malformed request".into())));
+        return fail(buf, "malformed request");
     }
     let (name, args) = rest.split_at(name_len);
     let Ok(name) = std::str::from_utf8(name) else {
-        return Some((id, Err("malformed task name".into())));
+        return fail(buf, "malformed task name");
     };
-    let outcome = match lookup(name) {
-        Some(entry) => std::panic::catch_unwind(|| entry.call_chunk(args))
-            .unwrap_or_else(|p| Err(panic_message(&*p))),
-        None => Err(format!(
-            "no task `{name}` is registered in this worker's binary"
-        )),
+    let Some(entry) = lookup(name) else {
+        return fail(
+            Vec::from(&buf[..REPLY_HEADER]),
+            &format!("no task `{name}` is registered in this worker's binary"),
+        );
     };
-    Some((id, outcome))
+    let head = Vec::from(&buf[..REPLY_HEADER]);
+    match std::panic::catch_unwind(AssertUnwindSafe(|| entry.call_chunk(args, buf))) {
+        Ok(Ok(reply)) => Some(reply),
+        Ok(Err(why)) => fail(head, &why),
+        Err(p) => fail(head, &panic_message(&*p)),
+    }
 }
 
 /// A spawned worker: open the queues named in the config and run.
@@ -1159,14 +1248,29 @@ impl<T> AsyncResult<T> {
     }
 }
 
-/// Decodes a chunk's results.
+/// Decodes a chunk's results: the values of the items that succeeded, in order, and
+/// the (index, panic message) of those that failed.
+fn decode_chunk<R: DeserializeOwned>(bytes: &[u8]) -> Result<ChunkOut<R>> {
+    postcard::from_bytes(bytes).map_err(|e| Error::Codec(e.to_string()))
+}
+
+/// A chunk's results item by item.
 fn decode_results<R: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<Result<R>>> {
-    let items: Vec<std::result::Result<R, String>> =
-        postcard::from_bytes(bytes).map_err(|e| Error::Codec(e.to_string()))?;
-    Ok(items
-        .into_iter()
-        .map(|r| r.map_err(Error::Panicked))
-        .collect())
+    let out = decode_chunk::<R>(bytes)?;
+    let n = out.values.len() + out.errors.len();
+    let mut errors = out.errors.into_iter().peekable();
+    let mut values = out.values.into_iter();
+    let mut items = Vec::with_capacity(n);
+    for i in 0..n {
+        match errors.next_if(|(at, _)| *at as usize == i) {
+            Some((_, msg)) => items.push(Err(Error::Panicked(msg))),
+            None => match values.next() {
+                Some(v) => items.push(Ok(v)),
+                None => return Err(Error::Codec("a chunk reply with too few values".into())),
+            },
+        }
+    }
+    Ok(items)
 }
 
 struct OneSink<R> {
@@ -1185,10 +1289,114 @@ impl<R: DeserializeOwned + Send> Sink for OneSink<R> {
     }
 }
 
+/// Keeps each chunk's encoded results for [`Pool::map_sync`] to decode.
+struct RawSink {
+    chunks: Mutex<Vec<Option<Result<Vec<u8>>>>>,
+    cv: Condvar,
+}
+
+impl RawSink {
+    /// Waits for chunk `i` and takes its bytes.
+    fn take(&self, i: usize) -> Result<Vec<u8>> {
+        let mut c = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match c.get_mut(i).map(Option::take) {
+                Some(Some(outcome)) => return outcome,
+                Some(None) => c = self.cv.wait(c).unwrap_or_else(|e| e.into_inner()),
+                None => {
+                    return Err(Error::OutOfBounds {
+                        index: i,
+                        len: c.len(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+impl Sink for RawSink {
+    fn deliver(&self, chunk: usize, outcome: Result<Vec<u8>>) {
+        let mut c = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = c.get_mut(chunk) {
+            *slot = Some(outcome);
+        }
+        drop(c);
+        self.cv.notify_all();
+    }
+}
+
+/// Decodes a [`ChunkOut`] with its values appended to an existing vector; gives back
+/// the errors.
+struct ChunkInto<'a, R>(&'a mut Vec<R>);
+
+/// Appends a sequence's elements to an existing vector.
+struct ExtendVec<'a, R>(&'a mut Vec<R>);
+
+impl<'de, R: Deserialize<'de>> serde::de::DeserializeSeed<'de> for ChunkInto<'_, R> {
+    type Value = Vec<(u32, String)>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_tuple(2, self)
+    }
+}
+
+impl<'de, R: Deserialize<'de>> serde::de::Visitor<'de> for ChunkInto<'_, R> {
+    type Value = Vec<(u32, String)>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a chunk of results (values, errors)")
+    }
+
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: S,
+    ) -> std::result::Result<Self::Value, S::Error> {
+        use serde::de::Error as _;
+        seq.next_element_seed(ExtendVec(self.0))?
+            .ok_or_else(|| S::Error::invalid_length(0, &self))?;
+        let errors: Vec<(u32, String)> = seq
+            .next_element()?
+            .ok_or_else(|| S::Error::invalid_length(1, &"a chunk of results"))?;
+        Ok(errors)
+    }
+}
+
+impl<'de, R: Deserialize<'de>> serde::de::DeserializeSeed<'de> for ExtendVec<'_, R> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, R: Deserialize<'de>> serde::de::Visitor<'de> for ExtendVec<'_, R> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a sequence of results")
+    }
+
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: S,
+    ) -> std::result::Result<(), S::Error> {
+        // The length comes from another process: reserve a bounded amount up front.
+        self.0.reserve(seq.size_hint().unwrap_or(0).min(1 << 16));
+        while let Some(v) = seq.next_element()? {
+            self.0.push(v);
+        }
+        Ok(())
+    }
+}
+
 struct MapParts<R> {
     parts: Vec<Option<Vec<R>>>,
     missing: usize,
     failed: bool,
+    total: usize,
 }
 
 struct MapSink<R> {
@@ -1198,9 +1406,12 @@ struct MapSink<R> {
 
 impl<R: DeserializeOwned + Send> Sink for MapSink<R> {
     fn deliver(&self, chunk: usize, outcome: Result<Vec<u8>>) {
-        let decoded = outcome
-            .and_then(|b| decode_results::<R>(&b))
-            .and_then(|v| v.into_iter().collect::<Result<Vec<R>>>());
+        let decoded = outcome.and_then(|b| decode_chunk::<R>(&b)).and_then(|out| {
+            match out.errors.into_iter().next() {
+                Some((_, msg)) => Err(Error::Panicked(msg)),
+                None => Ok(out.values),
+            }
+        });
         let mut p = self.parts.lock().unwrap_or_else(|e| e.into_inner());
         if p.failed {
             return;
@@ -1219,11 +1430,10 @@ impl<R: DeserializeOwned + Send> Sink for MapSink<R> {
                     p.missing -= 1;
                 }
                 if p.missing == 0 {
-                    let all: Vec<R> = p
-                        .parts
-                        .iter_mut()
-                        .flat_map(|s| s.take().unwrap_or_default())
-                        .collect();
+                    let mut all = Vec::with_capacity(p.total);
+                    for part in p.parts.iter_mut() {
+                        all.extend(part.take().unwrap_or_default());
+                    }
                     drop(p);
                     self.cell.complete(Ok(all));
                 }

@@ -12,13 +12,17 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// Runs a chunk: encoded arguments in, encoded results appended to the buffer.
+#[doc(hidden)]
+pub type ChunkFn = fn(&[u8], Vec<u8>) -> Result<Vec<u8>, String>;
+
 /// One registered function, with its argument and result codecs erased. Made by
 /// [`task!`](crate::task); never built by hand.
 #[doc(hidden)]
 pub struct TaskEntry {
     name: &'static str,
     call_one: fn(&[u8]) -> Result<(), String>,
-    call_chunk: fn(&[u8]) -> Result<Vec<u8>, String>,
+    call_chunk: ChunkFn,
     next: AtomicPtr<TaskEntry>,
     registered: AtomicBool,
 }
@@ -28,7 +32,7 @@ impl TaskEntry {
     pub const fn __new(
         name: &'static str,
         call_one: fn(&[u8]) -> Result<(), String>,
-        call_chunk: fn(&[u8]) -> Result<Vec<u8>, String>,
+        call_chunk: ChunkFn,
     ) -> TaskEntry {
         TaskEntry {
             name,
@@ -48,10 +52,10 @@ impl TaskEntry {
         (self.call_one)(arg)
     }
 
-    /// Decodes a `Vec<A>`, runs the function on each item (a panic becomes that item's
-    /// `Err(message)`), and encodes the `Vec<Result<R, String>>`.
-    pub(crate) fn call_chunk(&self, args: &[u8]) -> Result<Vec<u8>, String> {
-        (self.call_chunk)(args)
+    /// Decodes a `Vec<A>`, runs the function on each item (a panic is recorded with the
+    /// item's index), and appends the encoded [`ChunkOut`] to `out`.
+    pub(crate) fn call_chunk(&self, args: &[u8], out: Vec<u8>) -> Result<Vec<u8>, String> {
+        (self.call_chunk)(args, out)
     }
 }
 
@@ -152,7 +156,7 @@ macro_rules! task {
                 ::core::column!()
             ),
             |arg| $crate::process::__call_one($f, arg),
-            |args| $crate::process::__call_chunk($f, args),
+            |args, out| $crate::process::__call_chunk($f, args, out),
         );
         #[cfg(target_os = "linux")]
         #[used]
@@ -248,16 +252,33 @@ pub fn __call_one<A: DeserializeOwned, R>(f: fn(A) -> R, arg: &[u8]) -> Result<(
     Ok(())
 }
 
+/// A chunk's results as sent back by a pool worker: the values of the items that
+/// succeeded, in order, and the (index, panic message) of the items that panicked.
+#[derive(Serialize, serde::Deserialize)]
+pub(crate) struct ChunkOut<R> {
+    pub values: Vec<R>,
+    pub errors: Vec<(u32, String)>,
+}
+
 #[doc(hidden)]
 pub fn __call_chunk<A: DeserializeOwned, R: Serialize>(
     f: fn(A) -> R,
     args: &[u8],
+    mut buf: Vec<u8>,
 ) -> Result<Vec<u8>, String> {
     let items: Vec<A> = postcard::from_bytes(args)
         .map_err(|e| format!("cannot decode the arguments of the task: {e}"))?;
-    let results: Vec<Result<R, String>> = items
-        .into_iter()
-        .map(|a| catch_unwind(AssertUnwindSafe(|| f(a))).map_err(|p| panic_message(&*p)))
-        .collect();
-    postcard::to_allocvec(&results).map_err(|e| format!("cannot encode the task's results: {e}"))
+    let mut out = ChunkOut {
+        values: Vec::with_capacity(items.len()),
+        errors: Vec::new(),
+    };
+    for (i, a) in items.into_iter().enumerate() {
+        match catch_unwind(AssertUnwindSafe(|| f(a))) {
+            Ok(r) => out.values.push(r),
+            Err(p) => out.errors.push((i as u32, panic_message(&*p))),
+        }
+    }
+    buf.reserve(out.values.len() * 4 + 16);
+    super::codec::encode_into(&out, buf)
+        .map_err(|e| format!("cannot encode the task's results: {e}"))
 }

@@ -268,3 +268,15 @@ pub(crate) fn at_exit(f: extern "C" fn()) -> bool {
     // SAFETY: `f` is a plain function with no captured state, valid for the program's life.
     unsafe { libc::atexit(f) == 0 }
 }
+
+/// Asks glibc's malloc to keep up to 64 MiB of freed memory instead of returning it to
+/// the OS at once (for pool workers, which allocate and free similar buffers for every
+/// chunk). Does nothing with other C libraries.
+pub(crate) fn keep_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt takes two integers and only changes malloc's tuning parameters.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+    }
+}
