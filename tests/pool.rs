@@ -50,11 +50,12 @@ fn exists(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// This pool's segments still in /dev/shm (pool names contain `pool-<pid>-`).
-fn pool_leftovers() -> Vec<String> {
-    common::leftovers()
-        .into_iter()
-        .filter(|l| l.contains("pool-"))
+/// Which of `names` are still in /dev/shm.
+fn still_there(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|n| std::path::Path::new(&format!("/dev/shm/shmkit.{n}")).exists())
+        .cloned()
         .collect()
 }
 
@@ -206,10 +207,12 @@ fn apply_async_with_callbacks_ready_successful_and_timeouts() {
         assert_eq!(m_async.get().unwrap().len(), 10);
         assert_eq!(*total.lock().unwrap(), 285);
         // Dropping the pool terminates it: the hanging task fails instead of hanging.
+        let names = p.segment_names();
+        assert_eq!(names.is_empty(), m == StartMethod::Fork);
         drop(p);
         assert!(matches!(r.get(), Err(Error::ProcessDied(_))));
+        assert_eq!(still_there(&names), Vec::<String>::new());
     }
-    assert_eq!(pool_leftovers(), Vec::<String>::new());
 }
 
 #[test]
@@ -280,6 +283,7 @@ fn close_join_terminate_and_no_zombies() {
             .map_async(shmkit::task!(square), 0..1000, Some(10))
             .unwrap();
         let pids = p.worker_pids();
+        let names = p.segment_names();
         assert!(matches!(p.join(), Err(Error::InvalidArgument(_))));
         p.close();
         assert!(matches!(
@@ -293,6 +297,8 @@ fn close_join_terminate_and_no_zombies() {
             assert!(!exists(*pid), "{m:?}: worker {pid} left behind");
         }
         p.join().unwrap();
+        drop(p);
+        assert_eq!(still_there(&names), Vec::<String>::new());
 
         let mut p = pool(m, 2);
         let pids = p.worker_pids();
@@ -311,8 +317,10 @@ fn close_join_terminate_and_no_zombies() {
             p.apply(shmkit::task!(square), 1),
             Err(Error::InvalidArgument(_))
         ));
+        let names = p.segment_names();
+        drop(p);
+        assert_eq!(still_there(&names), Vec::<String>::new());
     }
-    assert_eq!(pool_leftovers(), Vec::<String>::new());
 }
 
 #[test]
@@ -320,4 +328,34 @@ fn default_pool_size_is_cpu_count() {
     let p = Pool::new(0).unwrap();
     assert_eq!(p.processes(), shmkit::process::cpu_count());
     assert_eq!(p.worker_pids().len(), p.processes());
+}
+
+#[test]
+fn garbage_in_a_spawned_pools_result_queue_is_ignored() {
+    let p = pool(StartMethod::Spawn, 2);
+    // A spawned pool's queues are named; write garbage into every one of them.
+    let names = p.segment_names();
+    assert_eq!(names.len(), 3);
+    for name in &names {
+        let q = shmkit::MessageQueue::open(name).unwrap();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..64usize {
+            let msg: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            let _ = q.try_put_bytes(&msg);
+        }
+        // A reply that names a job nobody is waiting for.
+        let mut fake = vec![0xff; 13];
+        fake.extend_from_slice(b"junk");
+        let _ = q.try_put_bytes(&fake);
+    }
+    let want: Vec<i64> = (0..1000).map(square).collect();
+    assert_eq!(p.map(shmkit::task!(square), 0..1000).unwrap(), want);
+    assert_eq!(p.apply(shmkit::task!(square), 9).unwrap(), 81);
 }

@@ -291,6 +291,22 @@ impl Pool {
         self.size
     }
 
+    /// The names of the segments the pool uses (its named queues; none for a forked
+    /// pool, whose queues are anonymous). They are removed when the pool goes.
+    pub fn segment_names(&self) -> Vec<String> {
+        let st = lock(&self.shared);
+        self.shared
+            .results_name
+            .iter()
+            .cloned()
+            .chain(
+                st.workers
+                    .iter()
+                    .filter_map(|w| w.queue.segment().name().map(str::to_string)),
+            )
+            .collect()
+    }
+
     /// The pids of the current workers.
     pub fn worker_pids(&self) -> Vec<u32> {
         lock(&self.shared)
@@ -1542,5 +1558,73 @@ impl<R> Iterator for IMap<R> {
 
     fn next(&mut self) -> Option<Result<R>> {
         self.next_until(None, Duration::ZERO)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn empty_state() -> State {
+        State {
+            workers: Vec::new(),
+            pending: VecDeque::new(),
+            unfinished: 0,
+            next_job: 0,
+            phase: Phase::Running,
+            generation: 0,
+        }
+    }
+
+    proptest! {
+        /// Bytes in a pool's queues come from other processes: any bytes give a clean
+        /// answer (no reply, an error reply, a codec error), never a panic.
+        #[test]
+        fn hostile_queue_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
+            if let Some(reply) = run_request(&bytes, 3, Vec::new()) {
+                prop_assert!(reply.len() >= REPLY_HEADER);
+                prop_assert_eq!(&reply[..8], &bytes[..8]);
+                prop_assert_eq!(reply[REPLY_HEADER - 1], 1, "no task runs from garbage");
+            }
+            prop_assert!(take_reply(&mut empty_state(), &bytes).is_none());
+            let _ = decode_results::<u64>(&bytes);
+            let _ = decode_results::<String>(&bytes);
+            let mut out: Vec<u64> = Vec::new();
+            let mut de = postcard::Deserializer::from_bytes(&bytes);
+            let _ = serde::de::DeserializeSeed::deserialize(ChunkInto(&mut out), &mut de);
+        }
+
+        /// A reply that claims more results than it holds is an error, not a hang or
+        /// an allocation of the claimed size.
+        #[test]
+        fn chunk_lengths_from_another_process_are_not_trusted(n in any::<u32>()) {
+            let mut bytes = Vec::new();
+            let mut v = n as u64;
+            loop {
+                let b = (v & 0x7f) as u8;
+                v >>= 7;
+                if v == 0 {
+                    bytes.push(b);
+                    break;
+                }
+                bytes.push(b | 0x80);
+            }
+            bytes.extend_from_slice(&[1, 2, 3]);
+            let mut out: Vec<u64> = Vec::new();
+            let mut de = postcard::Deserializer::from_bytes(&bytes);
+            let r = serde::de::DeserializeSeed::deserialize(ChunkInto(&mut out), &mut de);
+            prop_assert!(n <= 3 || r.is_err());
+            prop_assert!(out.capacity() <= (1 << 16) + 16);
+        }
+    }
+
+    #[test]
+    fn default_chunksize_is_pythons() {
+        // Python: chunksize, extra = divmod(len, 4 * workers); chunksize += bool(extra)
+        assert_eq!(default_chunksize(100_000, 2), 12_500);
+        assert_eq!(default_chunksize(10, 3), 1);
+        assert_eq!(default_chunksize(13, 1), 4);
+        assert_eq!(default_chunksize(0, 4), 1);
     }
 }
