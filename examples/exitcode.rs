@@ -32,6 +32,7 @@ fn main() -> Result<(), shmkit::Error> {
 
     let clean = Process::new(|| {}).start()?;
     let three = Process::new(|| std::process::exit(3)).start()?;
+    // This child panics on purpose: its panic message on stderr is expected.
     let panics = Process::new(|| panic!("something went wrong")).start()?;
     let killed = Process::new(|| std::thread::sleep(Duration::from_secs(60))).start()?;
     killed.kill()?;

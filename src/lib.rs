@@ -11,6 +11,8 @@
 //! | `Semaphore`, `BoundedSemaphore` | [`Semaphore`], [`BoundedSemaphore`] |
 //! | `Event`, `Condition`, `Barrier` | [`Event`], [`Condition`], [`Barrier`] |
 //! | `Queue`, `JoinableQueue` | [`Queue<T>`](Queue), [`JoinableQueue<T>`](JoinableQueue) |
+//! | `Process`, `current_process`, `cpu_count` | [`Process`] (fork and spawn start methods), [`process`] |
+//! | `Pool` | [`Pool`]: tasks registered with [`task!`] |
 //! | `Queue` of pickled objects | [`MessageQueue`]: byte messages of any length, serde values |
 //!
 //! Every primitive also has a `#[repr(C)]` raw form ([`RawMutex`], [`RawSemaphore`], ...)

@@ -282,3 +282,29 @@ pub fn __call_chunk<A: DeserializeOwned, R: Serialize>(
     super::codec::encode_into(&out, buf)
         .map_err(|e| format!("cannot encode the task's results: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn half(x: u32) -> u64 {
+        assert!(x % 2 == 0, "odd {x}");
+        u64::from(x / 2) << 40
+    }
+
+    /// The streaming encoder writes exactly what postcard writes for a `ChunkOut`.
+    #[test]
+    fn call_chunk_writes_a_chunk_out() {
+        std::panic::set_hook(Box::new(|_| {}));
+        let args = postcard::to_allocvec(&[0u32, 2, 3, 4, 300_000][..]).unwrap();
+        let got = __call_chunk(half, &args, b"head".to_vec()).unwrap();
+        let _ = std::panic::take_hook();
+        let want = ChunkOut {
+            values: vec![0u64, 1 << 40, 2 << 40, 150_000 << 40],
+            errors: vec![(2u32, "odd 3".to_string())],
+        };
+        assert_eq!(&got[..4], b"head");
+        assert_eq!(got[4..], postcard::to_allocvec(&want).unwrap()[..]);
+        assert!(__call_chunk(half, &[0xff, 0xff], Vec::new()).is_err());
+    }
+}
