@@ -359,3 +359,15 @@ fn garbage_in_a_spawned_pools_result_queue_is_ignored() {
     assert_eq!(p.map(shmkit::task!(square), 0..1000).unwrap(), want);
     assert_eq!(p.apply(shmkit::task!(square), 9).unwrap(), 81);
 }
+
+#[test]
+fn a_pool_outlives_the_thread_that_made_it() {
+    for m in METHODS {
+        let p = std::thread::spawn(move || pool(m, 2)).join().unwrap();
+        let pids = p.worker_pids();
+        // Workers tied to the ended thread would have been killed and replaced by now.
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(p.worker_pids(), pids, "{m:?}");
+        assert_eq!(p.map(shmkit::task!(square), 0..100).unwrap()[10], 100);
+    }
+}

@@ -35,6 +35,10 @@
 //! carries on. Queues are anonymous for a forked pool and named
 //! `pool-<pid>-<n>-...` for a spawned one (removed when the pool goes).
 //!
+//! Workers are daemon processes: they die with the pool's process, even when it is
+//! SIGKILLed. They are all started by the pool's own thread, which lives as long as the
+//! pool, so the thread that made the pool may end before it.
+//!
 //! Dropping a pool terminates it, as leaving Python's `with Pool() as p:` block does:
 //! workers get SIGTERM and unfinished tasks fail with [`Error::ProcessDied`]. Call
 //! [`close`](Pool::close) then [`join`](Pool::join) to let queued work finish first.
@@ -271,18 +275,32 @@ impl Pool {
             handler: None,
             size,
         };
-        {
-            let mut st = lock(&shared);
-            for slot in 0..size {
-                let w = start_worker(&shared, &mut st, slot as u32)?;
-                st.workers.push(w);
-            }
-        }
+        // The pool's own thread starts every worker: Linux sends a daemon child its
+        // parent-death signal when the thread that started it ends, and this thread
+        // lives exactly as long as the pool.
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
         let handler = std::thread::Builder::new()
             .name("shmkit-pool".into())
-            .spawn(move || result_handler(&shared))
+            .spawn(move || {
+                let started = (|| {
+                    let mut st = lock(&shared);
+                    for slot in 0..size {
+                        let w = start_worker(&shared, &mut st, slot as u32)?;
+                        st.workers.push(w);
+                    }
+                    Ok::<(), Error>(())
+                })();
+                let ok = started.is_ok();
+                let _ = started_tx.send(started);
+                if ok {
+                    result_handler(&shared);
+                }
+            })
             .map_err(|e| Error::io("start the pool's result handler thread", e))?;
         pool.handler = Some(handler);
+        started_rx.recv().map_err(|_| {
+            Error::ProcessDied("the pool's thread ended while starting the workers".into())
+        })??;
         Ok(pool)
     }
 
