@@ -371,3 +371,13 @@ fn a_pool_outlives_the_thread_that_made_it() {
         assert_eq!(p.map(shmkit::task!(square), 0..100).unwrap()[10], 100);
     }
 }
+
+#[test]
+fn a_panicking_callback_does_not_stop_the_pool() {
+    let p = pool(StartMethod::Fork, 1);
+    let r = p
+        .apply_async_with(shmkit::task!(square), 3, |_| panic!("callback bug"), |_| {})
+        .unwrap();
+    assert_eq!(r.get_timeout(LIMIT).unwrap(), 9);
+    assert_eq!(p.apply(shmkit::task!(square), 4).unwrap(), 16);
+}

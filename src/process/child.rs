@@ -5,6 +5,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -406,8 +407,22 @@ fn flush_std() {
     let _ = std::io::stderr().flush();
 }
 
+/// False in a child forked from a multi-threaded parent: a process-wide lock of std
+/// (stdout's, the panic hook's) may have been held by another thread at the fork and
+/// would then never be released in the child.
+static GLOBALS_USABLE: AtomicBool = AtomicBool::new(true);
+
+/// Whether this process may take std's process-wide locks without risking a deadlock
+/// (see [`GLOBALS_USABLE`]).
+pub(crate) fn globals_usable() -> bool {
+    GLOBALS_USABLE.load(Ordering::Relaxed)
+}
+
 fn start_fork(f: Box<dyn FnOnce() + '_>, name: String, daemon: bool) -> Result<Process> {
     flush_std();
+    // With one thread, nobody else can hold a lock at the fork (nor start a thread
+    // before it).
+    let single_threaded = sys::thread_count() == Some(1);
     let (report_r, report_w) = sys::pipe().map_err(|e| Error::io("create a report pipe", e))?;
     let parent = sys::current_pid();
     // SAFETY:
@@ -425,6 +440,7 @@ fn start_fork(f: Box<dyn FnOnce() + '_>, name: String, daemon: bool) -> Result<P
                 sys::exit_now(1);
             }
             sys::unblock_all_signals();
+            GLOBALS_USABLE.store(single_threaded, Ordering::Relaxed);
             registry::enter_child(name);
             let code = run_guarded(
                 || {
@@ -433,7 +449,10 @@ fn start_fork(f: Box<dyn FnOnce() + '_>, name: String, daemon: bool) -> Result<P
                 },
                 &report_w,
             );
-            flush_std();
+            // Flushing takes stdout's lock: only safe if no other thread could hold it.
+            if single_threaded {
+                flush_std();
+            }
             sys::exit_now(code)
         }
         Ok(sys::Forked::Parent(pid)) => {

@@ -89,8 +89,22 @@
 //! keep the child's work to code that does not take such locks, or use
 //! [`StartMethod::Spawn`], which starts a fresh program. shmkit's own segment locks are
 //! robust process-shared locks and are not affected in this way. shmkit itself flushes
-//! Rust's stdout before forking so buffered text is not printed twice. Python warns
-//! about the same hazard and made a safer method its default in 3.14.
+//! Rust's stdout before forking so buffered text is not printed twice, and avoids std's
+//! process-wide locks in such a child itself: a child forked from a multi-threaded
+//! parent does not flush stdout when it ends (end what you print with a newline, which
+//! flushes it, or flush it yourself), and a pool worker forked from one lets a task's
+//! panic message go to stderr instead of replacing the panic hook. Python warns about
+//! the same hazard and made a safer method its default in 3.14.
+//!
+//! # Limits
+//! - Linux only (other targets get [`Error::Unsupported`](crate::Error::Unsupported)).
+//! - A program that sets SIGCHLD to `SIG_IGN` or reaps with `waitpid(-1)` takes the
+//!   exit statuses away from shmkit: such a child reports `-9`.
+//! - Running a spawned child's task before `main` relies on glibc passing the arguments
+//!   to constructors; with other C libraries call [`init`] in `main` (test binaries of
+//!   the libtest harness then cannot spawn).
+//! - Spawn re-executes `/proc/self/exe`, the binary this process runs (a rebuilt or
+//!   deleted binary still works; the kernel keeps the old one).
 //!
 //! # Pools
 //! [`Pool`] runs tasks on worker processes; see [`pool`].

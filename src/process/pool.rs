@@ -1048,8 +1048,11 @@ fn worker_loop(
     slot: u32,
     max_tasks: Option<u64>,
 ) -> std::result::Result<(), String> {
-    // A task's panic is returned as its result; do not also print it here.
-    std::panic::set_hook(Box::new(|_| {}));
+    // A task's panic is returned as its result; do not also print it here. (Not in a
+    // worker forked from a multi-threaded parent: the hook's lock may be held forever.)
+    if super::child::globals_usable() {
+        std::panic::set_hook(Box::new(|_| {}));
+    }
     // Keep freed memory for the next chunk instead of returning it to the OS after
     // every chunk (and faulting it in again).
     sys::keep_freed_memory();
@@ -1176,8 +1179,9 @@ impl<T> ResultCell<T> {
             }
             (s.callback.take(), s.error_callback.take())
         };
-        // Callbacks run before the result is visible, as in Python.
-        match &outcome {
+        // Callbacks run before the result is visible, as in Python. A callback that
+        // panics must not take the pool's result thread down with it.
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| match &outcome {
             Ok(v) => {
                 if let Some(cb) = cb {
                     cb(v);
@@ -1188,6 +1192,12 @@ impl<T> ResultCell<T> {
                     ecb(e);
                 }
             }
+        }));
+        if let Err(p) = ran {
+            eprintln!(
+                "shmkit pool: a result callback panicked: {}",
+                panic_message(&*p)
+            );
         }
         self.lock().outcome = Some(outcome);
         self.cv.notify_all();

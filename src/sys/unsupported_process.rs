@@ -74,3 +74,6 @@ pub(crate) fn at_exit(_f: extern "C" fn()) -> bool {
     false
 }
 pub(crate) fn keep_freed_memory() {}
+pub(crate) fn thread_count() -> Option<usize> {
+    None
+}
