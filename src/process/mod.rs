@@ -92,8 +92,9 @@
 //! Rust's stdout before forking so buffered text is not printed twice, and avoids std's
 //! process-wide locks in such a child itself: a child forked from a multi-threaded
 //! parent does not flush stdout when it ends (end what you print with a newline, which
-//! flushes it, or flush it yourself), and a pool worker forked from one lets a task's
-//! panic message go to stderr instead of replacing the panic hook. Python warns about
+//! flushes it, or flush it yourself), and a pool worker forked from one swaps in its
+//! silent panic hook on a helper thread with a timeout (a worker that cannot is
+//! replaced). Python warns about
 //! the same hazard and made a safer method its default in 3.14.
 //!
 //! # Limits

@@ -846,7 +846,10 @@ fn start_worker(shared: &Shared, st: &mut State, slot: u32) -> Result<Worker> {
     let max_tasks = opts.max_tasks_per_child;
     let process = Process::builtin(WORKER_TARGET, arg, move || {
         if let Err(e) = worker_loop(tasks, results, slot, max_tasks) {
-            panic!("{e}");
+            // Not a panic: in a child forked from a multi-threaded parent the panic
+            // machinery's locks may be held forever. Say why and leave at once.
+            sys::write_stderr(format!("shmkit pool worker: {e}\n").as_bytes());
+            sys::exit_now(1);
         }
     })
     .name(format!("{}-worker-{slot}", shared.tag))
@@ -1048,10 +1051,12 @@ fn worker_loop(
     slot: u32,
     max_tasks: Option<u64>,
 ) -> std::result::Result<(), String> {
-    // A task's panic is returned as its result; do not also print it here. (Not in a
-    // worker forked from a multi-threaded parent: the hook's lock may be held forever.)
-    if super::child::globals_usable() {
-        std::panic::set_hook(Box::new(|_| {}));
+    // A task's panic is returned as its result; do not also print it here.
+    if !install_silent_panic_hook() {
+        return Err(format!(
+            "pool worker {slot}: the panic hook's lock was held when this worker was forked; \
+             exiting so that the pool starts another"
+        ));
     }
     // Keep freed memory for the next chunk instead of returning it to the OS after
     // every chunk (and faulting it in again).
@@ -1086,6 +1091,24 @@ fn worker_loop(
         reply = bytes;
         done += 1;
     }
+}
+
+/// Replaces the panic hook with one that prints nothing (a task's panic is its result,
+/// and the default hook takes std's backtrace and stderr locks, which another thread of a
+/// multi-threaded parent may have held at the fork, forever in this child). In such a
+/// child the hook's own lock may be held as well: the swap is tried on a helper thread
+/// for at most 200 ms. False if it did not happen.
+fn install_silent_panic_hook() -> bool {
+    if super::child::globals_usable() {
+        std::panic::set_hook(Box::new(|_| {}));
+        return true;
+    }
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let helper = std::thread::Builder::new().spawn(move || {
+        std::panic::set_hook(Box::new(|_| {}));
+        let _ = done_tx.send(());
+    });
+    helper.is_ok() && done_rx.recv_timeout(Duration::from_millis(200)).is_ok()
 }
 
 /// Decodes one request and runs it; returns the reply (job id, worker slot, status,

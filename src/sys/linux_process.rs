@@ -289,3 +289,10 @@ pub(crate) fn thread_count() -> Option<usize> {
         .find_map(|l| l.strip_prefix("Threads:"))
         .and_then(|v| v.trim().parse().ok())
 }
+
+/// Writes `msg` to standard error with one `write` call, without Rust's stderr lock
+/// (usable in a forked child whatever the parent's threads held).
+pub(crate) fn write_stderr(msg: &[u8]) {
+    // SAFETY: `msg` is a valid slice for its length; fd 2 may be closed (EBADF, ignored).
+    let _ = unsafe { libc::write(2, msg.as_ptr().cast(), msg.len()) };
+}

@@ -77,3 +77,7 @@ pub(crate) fn keep_freed_memory() {}
 pub(crate) fn thread_count() -> Option<usize> {
     None
 }
+pub(crate) fn write_stderr(msg: &[u8]) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(msg);
+}
