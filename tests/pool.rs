@@ -381,3 +381,24 @@ fn a_panicking_callback_does_not_stop_the_pool() {
     assert_eq!(r.get_timeout(LIMIT).unwrap(), 9);
     assert_eq!(p.apply(shmkit::task!(square), 4).unwrap(), 16);
 }
+
+#[test]
+fn work_queued_behind_a_hanging_task_is_given_to_an_idle_worker() {
+    for m in METHODS {
+        let p = pool(m, 2);
+        let name = common::unique_name("hog");
+        let v = Value::<u32>::create(&name, 0).unwrap();
+        let hog = p
+            .apply_async(shmkit::task!(announce_and_hang), name.clone())
+            .unwrap();
+        common::wait_until(LIMIT, "hog started", || v.atomic_load() != 0);
+        // Some of these are queued to the hog's worker behind the task that never ends.
+        let quick: Vec<_> = (0..20)
+            .map(|x| p.apply_async(shmkit::task!(square), x).unwrap())
+            .collect();
+        for (x, r) in quick.iter().enumerate() {
+            assert_eq!(r.get_timeout(LIMIT).unwrap(), (x * x) as i64, "{m:?}");
+        }
+        assert!(!hog.ready());
+    }
+}

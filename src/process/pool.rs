@@ -26,8 +26,11 @@
 //!
 //! # How it works
 //! Each worker process has its own task queue (a [`MessageQueue`]); all workers reply on
-//! one result queue. The pool hands each worker one chunk at a time, so it always knows
-//! which chunk a worker holds and a long task never holds up work queued behind it. A thread of the parent (the result handler) reads
+//! one result queue. The pool hands each worker at most two chunks (the one it runs and
+//! the next), so it always knows which chunks a worker holds; when a worker is idle and
+//! another has a chunk waiting behind a long task, the pool takes that chunk back from
+//! the busy worker's queue and gives it to the idle one. A thread of the parent (the
+//! result handler) reads
 //! the replies, hands them to the [`AsyncResult`]s and iterators, checks every 20 ms that
 //! the workers are alive, and replaces any that died: the chunk a dead worker was running
 //! fails with [`Error::ProcessDied`], the chunks still queued for it are given to other
@@ -64,9 +67,10 @@ pub(crate) const WORKER_TARGET: &str = "shmkit::pool-worker";
 
 /// How often the result handler checks that the workers are alive.
 const CHECK_EVERY: Duration = Duration::from_millis(20);
-/// Chunks handed to one worker at a time: one, so a long task never holds up another
-/// one queued behind it, and the pool always knows which chunk a worker is running.
-const IN_FLIGHT: usize = 1;
+/// Chunks handed to one worker at a time: the one it runs and the next, so it never
+/// waits for the parent between chunks. A chunk queued behind a long task is taken
+/// back and given to an idle worker ([`steal_for_idle`]).
+const IN_FLIGHT: usize = 2;
 /// Bytes of a request's header: job id (8) and task-name length (2).
 const REQUEST_HEADER: usize = 10;
 /// Bytes of a reply's header: job id (8), worker slot (4), status (1).
@@ -894,6 +898,46 @@ fn dispatch(st: &mut State) -> Vec<(Job, Result<Vec<u8>>)> {
     failed
 }
 
+/// When nothing is pending, a worker is idle and another has a chunk waiting behind the
+/// one it runs: takes that chunk back out of the busy worker's queue (the pool is a
+/// consumer of it too; whoever gets the message first has it) and gives it to the idle
+/// worker.
+fn steal_for_idle(st: &mut State) -> Vec<(Job, Result<Vec<u8>>)> {
+    let mut failed = Vec::new();
+    for _ in 0..st.workers.len() {
+        if !st.pending.is_empty() {
+            break;
+        }
+        let idle = st.workers.iter().any(|w| {
+            w.process.is_some() && w.in_flight.is_empty() && w.budget.is_none_or(|b| b > 0)
+        });
+        let busy = st
+            .workers
+            .iter()
+            .position(|w| w.process.is_some() && w.in_flight.len() >= 2);
+        let (true, Some(b)) = (idle, busy) else { break };
+        let Ok(frame) = st.workers[b].queue.try_get_bytes() else {
+            // The worker took it: it finished its first chunk, whose reply is on the way.
+            break;
+        };
+        let Some(id) = frame
+            .get(0..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+        else {
+            break;
+        };
+        let w = &mut st.workers[b];
+        if let Some(pos) = w.in_flight.iter().position(|j| j.id == id)
+            && let Some(job) = w.in_flight.remove(pos)
+        {
+            st.pending.push_front(job);
+            failed.extend(dispatch(st));
+        }
+    }
+    failed
+}
+
 /// Hands finished jobs to their sinks, outside the pool's lock.
 fn deliver_all(shared: &Shared, done: Vec<(Job, Result<Vec<u8>>)>) {
     if done.is_empty() {
@@ -975,6 +1019,7 @@ fn result_handler(shared: &Shared) {
             done.extend(replace_dead_workers(shared, &mut st));
         }
         done.extend(dispatch(&mut st));
+        done.extend(steal_for_idle(&mut st));
         drop(st);
         deliver_all(shared, done);
     }
