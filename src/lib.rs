@@ -11,6 +11,8 @@
 //! | `Semaphore`, `BoundedSemaphore` | [`Semaphore`], [`BoundedSemaphore`] |
 //! | `Event`, `Condition`, `Barrier` | [`Event`], [`Condition`], [`Barrier`] |
 //! | `Queue`, `JoinableQueue` | [`Queue<T>`](Queue), [`JoinableQueue<T>`](JoinableQueue) |
+//! | `Process`, `current_process`, `cpu_count` | [`Process`] (fork and spawn start methods), [`process`] |
+//! | `Pool` | [`Pool`]: tasks registered with [`task!`] |
 //! | `Queue` of pickled objects | [`MessageQueue`]: byte messages of any length, serde values |
 //! | `Pipe(duplex)`, `Connection` | [`Pipe`], [`PipeEnd`]: send/recv/poll, EOF and broken pipe |
 //! | `Manager().dict()` | [`ByteDict`] (byte or string keys, any serde value), [`Dict<K, V>`](Dict) (fixed-size keys and values) |
@@ -75,6 +77,7 @@ pub mod collections;
 pub mod dynamic;
 pub mod error;
 pub mod inspect;
+pub mod process;
 pub mod queue;
 pub mod segment;
 pub mod sync;
@@ -85,6 +88,7 @@ pub mod value;
 pub use array::{Array, ArrayGuard};
 pub use collections::{ByteDict, ByteDictGuard, Dict, DictGuard, List, TableCheck};
 pub use error::{Error, Result};
+pub use process::{Pool, Process};
 pub use queue::{
     GetError, JoinableQueue, MessageQueue, Pipe, PipeEnd, PutError, Queue, QueueSnapshot,
     WaitPolicy,
