@@ -5,8 +5,8 @@
 //! forked child can replace it with a fresh one: a lock that another thread of the
 //! parent held at the instant of the fork would otherwise stay locked in the child.
 
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard, Once};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::sys;
@@ -85,10 +85,12 @@ pub(crate) fn enter_child(name: String) {
 
 pub(crate) fn add(pid: u32, name: &str, daemon: bool) {
     if daemon {
-        static AT_EXIT: Once = Once::new();
-        AT_EXIT.call_once(|| {
+        // Not a `Once`: a fork while another thread is inside it would leave the child
+        // waiting forever for a thread it does not have.
+        static AT_EXIT: AtomicBool = AtomicBool::new(false);
+        if !AT_EXIT.swap(true, Ordering::AcqRel) {
             sys::at_exit(stop_daemons_at_exit);
-        });
+        }
     }
     children().push(Record {
         pid,

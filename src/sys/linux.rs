@@ -2,7 +2,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
 
 use rustix::fs::Mode;
@@ -98,9 +98,10 @@ pub(crate) fn cached_pid() -> u32 {
     if pid != 0 {
         return pid;
     }
-    forget_ids_in_forked_children();
     let pid = current_pid();
-    PID.store(pid, Ordering::Relaxed);
+    if forget_ids_in_forked_children() {
+        PID.store(pid, Ordering::Relaxed);
+    }
     pid
 }
 
@@ -110,20 +111,57 @@ thread_local! {
     static TID: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
+/// States of the `pthread_atfork` registration.
+const AT_FORK_NONE: u8 = 0;
+const AT_FORK_BUSY: u8 = 1;
+const AT_FORK_DONE: u8 = 2;
+static AT_FORK: AtomicU8 = AtomicU8::new(AT_FORK_NONE);
+
 /// Registers (once) a `pthread_atfork` child handler that forgets the cached pid and
-/// the forking thread's cached tid: in the child, both are new.
-fn forget_ids_in_forked_children() {
-    static AT_FORK: std::sync::Once = std::sync::Once::new();
+/// the forking thread's cached tid: in the child, both are new. Returns whether the
+/// handler is registered, i.e. whether caching is safe.
+///
+/// Never blocks: a `std::sync::Once` here hung forked children for good when another
+/// thread of the parent was inside the registration at the instant of `fork` (the child
+/// inherits the "running" state, and the thread that would finish it does not exist
+/// there). While another thread registers, or in such a child, the caller simply does
+/// not cache. The registration normally runs in a constructor before `main`
+/// ([`REGISTER_AT_FORK`]), when the process has one thread.
+fn forget_ids_in_forked_children() -> bool {
     extern "C" fn forget() {
         PID.store(0, Ordering::Relaxed);
         let _ = TID.try_with(|t| t.set(0));
     }
-    AT_FORK.call_once(|| {
-        // SAFETY: registers a handler that only stores to an atomic and to this
-        // thread's own thread-local cell; both are valid in the forked child.
-        unsafe { libc::pthread_atfork(None, None, Some(forget)) };
-    });
+    match AT_FORK.compare_exchange(
+        AT_FORK_NONE,
+        AT_FORK_BUSY,
+        Ordering::Acquire,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => {
+            // SAFETY: registers a handler that only stores to an atomic and to this
+            // thread's own thread-local cell (`try_with`: no registration of a
+            // destructor, no allocation); both are valid in the forked child.
+            let rc = unsafe { libc::pthread_atfork(None, None, Some(forget)) };
+            let next = if rc == 0 { AT_FORK_DONE } else { AT_FORK_NONE };
+            AT_FORK.store(next, Ordering::Release);
+            rc == 0
+        }
+        Err(state) => state == AT_FORK_DONE,
+    }
 }
+
+/// Registers the fork handler (and learns the mutex kind word) before `main`, while the
+/// process has a single thread.
+#[used]
+#[unsafe(link_section = ".init_array")]
+static REGISTER_AT_FORK: extern "C" fn() = {
+    extern "C" fn register() {
+        forget_ids_in_forked_children();
+        expected_kind();
+    }
+    register
+};
 
 /// This thread's id without a system call (cached per thread, forgotten across fork).
 pub(crate) fn cached_tid() -> u32 {
@@ -131,9 +169,10 @@ pub(crate) fn cached_tid() -> u32 {
     if tid != 0 {
         return tid;
     }
-    forget_ids_in_forked_children();
     let tid = rustix::thread::gettid().as_raw_nonzero().get() as u32;
-    let _ = TID.try_with(|t| t.set(tid));
+    if forget_ids_in_forked_children() {
+        let _ = TID.try_with(|t| t.set(tid));
+    }
     tid
 }
 
@@ -222,24 +261,33 @@ pub(crate) unsafe fn mutex_init(m: *mut u8) -> io::Result<()> {
 /// (`__lock`, `__count`, `__owner`, `__nusers`, then `__kind`).
 const KIND_OFFSET: usize = 16;
 
-/// The `__kind` word that [`mutex_init`] produces, learned once from a private mutex
-/// initialized with the same attributes.
+/// The `__kind` word that [`mutex_init`] produces, learned from a private mutex
+/// initialized with the same attributes (cached; `u32::MAX` if that fails, which makes
+/// every mutex count as damaged). Never blocks (no `OnceLock`): a fork while another
+/// thread initializes must not leave the child waiting for a thread it does not have.
 fn expected_kind() -> u32 {
-    static KIND: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *KIND.get_or_init(|| {
-        let mut probe = [0u64; PTHREAD_MUTEX_BYTES / 8];
-        let p = probe.as_mut_ptr().cast::<u8>();
-        // SAFETY: `probe` is a private, 8-aligned, PTHREAD_MUTEX_BYTES-long buffer that no
-        // one else uses; it is destroyed right after reading its kind word.
-        unsafe {
-            if mutex_init(p).is_err() {
-                return u32::MAX;
-            }
+    static KIND: AtomicU32 = AtomicU32::new(0);
+    let known = KIND.load(Ordering::Relaxed);
+    if known != 0 {
+        return known;
+    }
+    let mut probe = [0u64; PTHREAD_MUTEX_BYTES / 8];
+    let p = probe.as_mut_ptr().cast::<u8>();
+    // SAFETY: `probe` is a private, 8-aligned, PTHREAD_MUTEX_BYTES-long buffer that no
+    // one else uses; it is destroyed right after reading its kind word.
+    let kind = unsafe {
+        if mutex_init(p).is_err() {
+            u32::MAX
+        } else {
             let kind = p.add(KIND_OFFSET).cast::<u32>().read();
             libc::pthread_mutex_destroy(p.cast());
             kind
         }
-    })
+    };
+    // Threads racing here compute the same word; a robust, error-checking, shared
+    // mutex's kind is never 0, so 0 stays free to mean "not learned yet".
+    KIND.store(kind, Ordering::Relaxed);
+    kind
 }
 
 /// Whether the mutex's type word is still the one [`mutex_init`] wrote. glibc trusts
@@ -487,5 +535,55 @@ pub(crate) fn pid_running(pid: u32) -> bool {
             None => true,
         },
         Err(_) => true,
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A forked child that inherited the registration "in progress" (another thread of
+    /// the parent was inside it at the fork) must neither block nor cache a pid.
+    #[test]
+    fn a_child_that_inherited_a_busy_registration_does_not_block() {
+        // SAFETY: the child only touches atomics, makes system calls and `_exit`s; it
+        // never returns into the test harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            AT_FORK.store(AT_FORK_BUSY, Ordering::Relaxed);
+            PID.store(0, Ordering::Relaxed);
+            let ok = cached_pid() == current_pid()
+                && PID.load(Ordering::Relaxed) == 0
+                && cached_tid() == current_pid();
+            // SAFETY: ends the child at once, without running the parent's atexit
+            // handlers or destructors.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut status = 0;
+        loop {
+            // SAFETY: waits for our own child, non-blocking, into a local.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                // SAFETY: our own child; kill and reap it so nothing is left behind.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                panic!("the child blocked in cached_pid");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
+
+    #[test]
+    fn the_registration_ran_before_main() {
+        assert_eq!(AT_FORK.load(Ordering::Acquire), AT_FORK_DONE);
+        assert_ne!(expected_kind(), 0);
     }
 }
