@@ -80,6 +80,7 @@ pub mod value;
 pub use array::{Array, ArrayGuard};
 pub use error::{Error, Result};
 pub use queue::{GetError, JoinableQueue, PutError, Queue, QueueSnapshot, WaitPolicy};
+pub use queue::{ReadGuard, Reservation};
 pub use segment::{Kind, Segment, SegmentInfo, SegmentOptions, unlink};
 pub use sync::{
     Barrier, BoundedSemaphore, Condition, Event, RLock, RLockGuard, RawBarrier, RawCondition,
