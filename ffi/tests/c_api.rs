@@ -77,6 +77,11 @@ fn c_api_queue() {
 }
 
 #[test]
+fn c_api_queue_zero_copy() {
+    run_c_test("queue_zero_copy.c");
+}
+
+#[test]
 fn header_compiles_as_cxx() {
     let _ = support::static_lib();
     let src = c_test("header.cpp");
