@@ -120,6 +120,10 @@ fn c_examples_build_and_run() {
         ("event", "every waiter woke up; is_set = true"),
         ("add_under_lock", "final value 31"),
         ("queue", "reader got A B C in order"),
+        (
+            "zero_copy",
+            "viewer read 49 frames in place, frame 13 never arrived",
+        ),
     ] {
         let exe = support::compile(
             &format!("example_{example}"),
