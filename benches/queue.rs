@@ -889,8 +889,12 @@ fn us(d: Duration) -> String {
 fn rate_m(r: f64) -> String {
     if r >= 1e6 {
         format!("{:.2} M", r / 1e6)
-    } else {
+    } else if r >= 1e4 {
         format!("{:.0} k", r / 1e3)
+    } else if r >= 1e3 {
+        format!("{:.1} k", r / 1e3)
+    } else {
+        format!("{r:.0}")
     }
 }
 
