@@ -930,7 +930,7 @@ fn run_config(cores: usize) -> Key {
 
     let fast = count(200_000, 1000);
     let slow = count(20_000, 200);
-    println!("### W1 ping-pong: 8-byte round trip between two processes\n");
+    println!("#### W1 ping-pong: 8-byte round trip between two processes\n");
     println!("| transport | round trips | median | p99 | median / floor | UDS median / this |");
     println!("|---|---:|---:|---:|---:|---:|");
     let floor = w1_floor(fast);
@@ -981,7 +981,7 @@ fn run_config(cores: usize) -> Key {
          {sleep_echo:.2} in the echo process.\n"
     );
 
-    println!("### W2 throughput: 8-byte messages, one-way\n");
+    println!("#### W2 throughput: 8-byte messages, one-way\n");
     println!("| transport | producers → consumers | messages | messages/s | ratio to UDS |");
     println!("|---|---|---:|---:|---:|");
     let big = count(5_000_000, 10_000);
@@ -1058,7 +1058,7 @@ fn run_config(cores: usize) -> Key {
         CHILD_CPU.load(Ordering::Relaxed)
     );
 
-    println!("### W3 large messages, one-way\n");
+    println!("#### W3 large messages, one-way\n");
     println!("| transport | size | messages | messages/s | GiB/s | ratio to memcpy of that size |");
     println!("|---|---|---:|---:|---:|---:|");
     let sizes = [64usize << 10, 1 << 20, 16 << 20];
