@@ -924,7 +924,7 @@ fn run_config(cores: usize) -> Key {
         "this process (the timing side) pinned to CPU 0, the other to CPU 1"
     };
     println!(
-        "## {cores} core{}: {where_}\n",
+        "### {cores} core{}: {where_}\n",
         if cores == 1 { "" } else { "s" }
     );
 
@@ -1193,7 +1193,7 @@ fn label(size: usize) -> String {
 fn targets(cores: usize, k: &Key) {
     let yes = |b: bool| if b { "met" } else { "NOT met" };
     println!(
-        "### Targets, {cores} core{}\n",
+        "#### Targets, {cores} core{}\n",
         if cores == 1 { "" } else { "s" }
     );
     println!("| target | measured | verdict |");
