@@ -493,7 +493,7 @@ impl<S: Slots> Ring<S> {
     /// `tail` has moved past it; nobody else touches the slot until we publish it
     /// ([`Ring::commit`]) or give it up ([`Ring::abort`]).
     #[inline(always)]
-    fn claim_put(&self, me: u32) -> Result<Claim, TryPut> {
+    fn claim_put(&self, me: u32) -> Result<(Claim, &AtomicU64), TryPut> {
         let ctl = self.ctl();
         if ctl.closed.load(Relaxed) != 0 {
             return Err(TryPut::Closed);
@@ -516,11 +516,14 @@ impl<S: Slots> Ring<S> {
                 let _ = ctl
                     .tail
                     .compare_exchange(pos, self.next(pos), Relaxed, Relaxed);
-                return Ok(Claim {
-                    pos,
-                    idx,
-                    stamp: held,
-                });
+                return Ok((
+                    Claim {
+                        pos,
+                        idx,
+                        stamp: held,
+                    },
+                    slot,
+                ));
             }
             if ahead >= 0 {
                 // Claimed by another producer, or we are behind: move on.
@@ -543,15 +546,13 @@ impl<S: Slots> Ring<S> {
     /// [`Ring::after_put`]).
     fn put_once(&self, v: &S::Item, me: u32) -> TryPut {
         match self.claim_put(me) {
-            Ok(c) => {
+            Ok((c, slot)) => {
                 // SAFETY:
                 // - `c.idx` = `pos & mask`, checked below the capacity by `sane`/`stamp`.
                 // - our compare-and-swap put our pid in the stamp with the producers'
                 //   turn: nobody else writes or reads this slot until we publish.
                 unsafe { self.slots.write(c.idx, v) };
-                self.slots
-                    .stamp(c.idx)
-                    .store(pack(turn_of(c.stamp).wrapping_add(1), 0), Release);
+                slot.store(pack(turn_of(c.stamp).wrapping_add(1), 0), Release);
                 TryPut::Done
             }
             Err(e) => e,
@@ -563,7 +564,7 @@ impl<S: Slots> Ring<S> {
     /// and `head` has moved past it; nobody else touches the slot until we hand it back
     /// ([`Ring::release`]).
     #[inline(always)]
-    fn claim_get(&self, me: u32) -> Result<Claim, TryGet> {
+    fn claim_get(&self, me: u32) -> Result<(Claim, &AtomicU64), TryGet> {
         let ctl = self.ctl();
         let mut pos = self.sane(ctl.head.load(Relaxed));
         for _ in 0..walk_limit(self.cap) {
@@ -583,11 +584,14 @@ impl<S: Slots> Ring<S> {
                 let _ = ctl
                     .head
                     .compare_exchange(pos, self.next(pos), Relaxed, Relaxed);
-                return Ok(Claim {
-                    pos,
-                    idx,
-                    stamp: held,
-                });
+                return Ok((
+                    Claim {
+                        pos,
+                        idx,
+                        stamp: held,
+                    },
+                    slot,
+                ));
             }
             if ahead >= 0 {
                 pos = self.advance(&ctl.head, pos);
@@ -612,7 +616,7 @@ impl<S: Slots> Ring<S> {
     /// anyone (see [`Ring::after_get`]).
     fn get_once(&self, me: u32, out: &mut S::Out) -> TryGet {
         match self.claim_get(me) {
-            Ok(c) => {
+            Ok((c, slot)) => {
                 // SAFETY:
                 // - `c.idx` = `pos & mask`, checked below the capacity by `sane`/`stamp`.
                 // - our compare-and-swap put our pid in the stamp with the consumers'
@@ -620,9 +624,7 @@ impl<S: Slots> Ring<S> {
                 //   else touches the slot until we hand it back.
                 // - `out` is a valid destination (our caller's contract, passed on).
                 unsafe { self.slots.read(c.idx, out) };
-                self.slots
-                    .stamp(c.idx)
-                    .store(pack(turn_of(c.stamp).wrapping_add(1), 0), Release);
+                slot.store(pack(turn_of(c.stamp).wrapping_add(1), 0), Release);
                 TryGet::Done
             }
             Err(e) => e,
@@ -771,7 +773,7 @@ impl<S: Slots> Ring<S> {
     pub(crate) fn try_reserve(&self) -> Result<Claim, TryPut> {
         self.count_put(1);
         match self.claim_put(primitive::pid()) {
-            Ok(c) => Ok(c),
+            Ok((c, _)) => Ok(c),
             Err(e) => {
                 self.finish_tasks(1);
                 if let TryPut::Full(Some(b)) = e {
@@ -860,7 +862,7 @@ impl<S: Slots> Ring<S> {
     /// Takes the oldest published message to be read in place, without waiting; its
     /// slot stays ours (producers cannot reuse it) until [`Ring::release`].
     pub(crate) fn try_take(&self) -> Result<Claim, TryGet> {
-        let r = self.claim_get(primitive::pid());
+        let r = self.claim_get(primitive::pid()).map(|(c, _)| c);
         if let Err(TryGet::Empty(Some(b))) = r {
             self.maybe_reap(b);
         }
