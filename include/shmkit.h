@@ -225,14 +225,33 @@ typedef struct shmkit_barrier shmkit_barrier;
 typedef struct shmkit_condition shmkit_condition;
 
 /**
+ * A handle to a named dict of byte strings (the C form of `shmkit::ByteDict`). Made by
+ * `shmkit_dict_create` / `_open` / `_open_or_create`, released by `shmkit_dict_close`.
+ */
+typedef struct shmkit_dict shmkit_dict;
+
+/**
  * A handle to a named event (the C form of `shmkit::Event`).
  */
 typedef struct shmkit_event shmkit_event;
 
 /**
+ * A handle to a named message queue (the C form of `shmkit::MessageQueue`). Made by
+ * `shmkit_message_queue_create` / `_open` / `_open_or_create`, released by
+ * `shmkit_message_queue_close`.
+ */
+typedef struct shmkit_message_queue shmkit_message_queue;
+
+/**
  * A handle to a named robust process-shared lock (the C form of `shmkit::Mutex`).
  */
 typedef struct shmkit_mutex shmkit_mutex;
+
+/**
+ * A handle to one end of a pipe (the C form of `shmkit::PipeEnd`). Made by
+ * `shmkit_pipe_create` / `_open` / `_anonymous`, released by `shmkit_pipe_close`.
+ */
+typedef struct shmkit_pipe shmkit_pipe;
 
 /**
  * A handle to a named queue or joinable queue (the C form of `shmkit::Queue<T>` and
@@ -727,6 +746,176 @@ enum shmkit_status shmkit_condition_notify(const struct shmkit_condition *condit
 enum shmkit_status shmkit_condition_notify_all(const struct shmkit_condition *condition);
 
 /**
+ * Creates the dict `name` for at most `capacity` entries whose keys and values total
+ * at most `max_bytes` bytes, and writes a new handle to `*out`. The creating handle
+ * removes the name when it is closed.
+ *
+ * Returns `SHMKIT_ALREADY_EXISTS`, `SHMKIT_INVALID_NAME`, `SHMKIT_INVALID_ARGUMENT`
+ * (capacity 0 or sizes too large), `SHMKIT_PERMISSION_DENIED`, ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_create(const char *name,
+                                      size_t capacity,
+                                      size_t max_bytes,
+                                      struct shmkit_dict **out);
+
+/**
+ * Opens the dict `name` and writes a new handle to `*out` (`SHMKIT_KIND_MISMATCH` if
+ * `name` is another kind of segment, `SHMKIT_TYPE_MISMATCH` if it is a typed Rust
+ * `Dict<K, V>`).
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_open(const char *name, struct shmkit_dict **out);
+
+/**
+ * Opens the dict `name`, creating it with `capacity` and `max_bytes` if it does not
+ * exist (an existing dict keeps its own sizes), and writes a new handle to `*out`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_open_or_create(const char *name,
+                                              size_t capacity,
+                                              size_t max_bytes,
+                                              struct shmkit_dict **out);
+
+/**
+ * Closes `*dict` and sets it to NULL (a NULL `*dict` is a no-op); the creating handle
+ * also removes the name.
+ *
+ * # Safety
+ * `dict` is NULL or the address of a handle variable (NULL or a live handle) that no
+ * other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_dict_close(struct shmkit_dict **dict);
+
+/**
+ * Inserts `key → value`, replacing any value under `key`. `*out_replaced` (if
+ * `out_replaced` is not NULL) says whether a value was replaced.
+ *
+ * Returns `SHMKIT_FULL` (the entry count or byte total would pass the dict's
+ * capacity; nothing changed), `SHMKIT_TOO_LARGE` (the entry alone is larger than the
+ * dict's `max_bytes`), `SHMKIT_OWNER_DIED`, `SHMKIT_CORRUPT`.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `key` is valid for `key_len` bytes and `value` for
+ * `value_len` bytes (either may be NULL when its length is 0); `out_replaced` is NULL
+ * or writable.
+ */
+enum shmkit_status shmkit_dict_insert(const struct shmkit_dict *dict,
+                                      const void *key,
+                                      size_t key_len,
+                                      const void *value,
+                                      size_t value_len,
+                                      bool *out_replaced);
+
+/**
+ * Looks `key` up. Not found: `SHMKIT_OK` with `*out_found = false` and
+ * `*out_len = 0`. Found: copies the value into `buf` and writes its length to
+ * `*out_len` and `true` to `*out_found`; when `buf_len` is too small, nothing is
+ * copied, `*out_len` receives the needed size and the call returns
+ * `SHMKIT_BUFFER_TOO_SMALL` (call again with a larger buffer).
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `key` is valid for `key_len` bytes; `buf` is valid
+ * for writes of `buf_len` bytes (NULL when `buf_len` is 0); `out_len` and `out_found`
+ * are NULL or writable.
+ */
+enum shmkit_status shmkit_dict_get(const struct shmkit_dict *dict,
+                                   const void *key,
+                                   size_t key_len,
+                                   void *buf,
+                                   size_t buf_len,
+                                   size_t *out_len,
+                                   bool *out_found);
+
+/**
+ * Writes whether `key` is present to `*out`.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `key` is valid for `key_len` bytes; `out` is NULL
+ * or writable.
+ */
+enum shmkit_status shmkit_dict_contains(const struct shmkit_dict *dict,
+                                        const void *key,
+                                        size_t key_len,
+                                        bool *out);
+
+/**
+ * Removes `key`; `*out_removed` (if `out_removed` is not NULL) says whether it was
+ * present.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `key` is valid for `key_len` bytes; `out_removed`
+ * is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_remove(const struct shmkit_dict *dict,
+                                      const void *key,
+                                      size_t key_len,
+                                      bool *out_removed);
+
+/**
+ * Writes the number of entries to `*out`.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_len(const struct shmkit_dict *dict, size_t *out);
+
+/**
+ * Writes the dict's capacity (most entries) to `*out_capacity` and its byte limit
+ * (most key + value bytes in total) to `*out_max_bytes`.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; both outs are NULL or writable.
+ */
+enum shmkit_status shmkit_dict_capacity(const struct shmkit_dict *dict,
+                                        size_t *out_capacity,
+                                        size_t *out_max_bytes);
+
+/**
+ * Removes every entry, as one atomic step.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_dict_clear(const struct shmkit_dict *dict);
+
+/**
+ * A snapshot of the keys, packed into `buf`: for each key, its length as a
+ * native-endian `uint32_t` (read it with `memcpy`: it is not aligned) followed by its
+ * bytes. Writes the bytes used to `*out_len` and the number of keys to `*out_count`.
+ * When `buf_len` is too small, nothing is copied, `*out_len` receives the needed
+ * size, and the call returns `SHMKIT_BUFFER_TOO_SMALL` (the dict may change before
+ * the next call; call again with some room to spare).
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `buf` is valid for writes of `buf_len` bytes (NULL
+ * when `buf_len` is 0); `out_len` and `out_count` are NULL or writable.
+ */
+enum shmkit_status shmkit_dict_keys(const struct shmkit_dict *dict,
+                                    void *buf,
+                                    size_t buf_len,
+                                    size_t *out_len,
+                                    size_t *out_count);
+
+/**
+ * Repairs the dict after a process died holding its lock (every other call returns
+ * `SHMKIT_OWNER_DIED` until then): checks every entry, rebuilds the table, and ends
+ * the owner-died state. Writes how many invalid entries were dropped to
+ * `*out_dropped` (if not NULL): 0 after any crash, since the dict's writes are ordered
+ * so that a crash leaves it valid. Also fine on a healthy dict.
+ *
+ * # Safety
+ * `dict` is NULL or a live handle; `out_dropped` is NULL or writable.
+ */
+enum shmkit_status shmkit_dict_recover(const struct shmkit_dict *dict, size_t *out_dropped);
+
+/**
  * Creates the event `name` (clear) and writes a new handle to `*out`. The creating
  * handle removes the name when it is closed.
  *
@@ -810,6 +999,167 @@ enum shmkit_status shmkit_event_wait_timeout(const struct shmkit_event *event,
                                              bool *out_set);
 
 /**
+ * Creates the message queue `name`: a ring of about `capacity_bytes` bytes for
+ * messages of up to `max_message` bytes (each message takes 8 bytes plus its length
+ * rounded up to 8). Writes a new handle to `*out`; the creating handle removes the
+ * name when it is closed.
+ *
+ * Returns `SHMKIT_ALREADY_EXISTS`, `SHMKIT_INVALID_NAME`, `SHMKIT_INVALID_ARGUMENT`
+ * (`capacity_bytes` 0, too large, or below `max_message`), ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_create(const char *name,
+                                               size_t capacity_bytes,
+                                               size_t max_message,
+                                               struct shmkit_message_queue **out);
+
+/**
+ * Opens the message queue `name` and writes a new handle to `*out`.
+ *
+ * Returns `SHMKIT_NOT_FOUND`, `SHMKIT_KIND_MISMATCH`, `SHMKIT_CORRUPT`, ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_open(const char *name, struct shmkit_message_queue **out);
+
+/**
+ * Opens the message queue `name`, creating it if it does not exist (an existing queue
+ * keeps its own sizes), and writes a new handle to `*out`.
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_open_or_create(const char *name,
+                                                       size_t capacity_bytes,
+                                                       size_t max_message,
+                                                       struct shmkit_message_queue **out);
+
+/**
+ * Closes `*queue` and sets it to NULL (a NULL `*queue` is a no-op). This releases the
+ * handle only; `shmkit_message_queue_shutdown` closes the queue for every process.
+ *
+ * # Safety
+ * `queue` is NULL or the address of a handle variable (NULL or a live handle) that no
+ * other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_message_queue_close(struct shmkit_message_queue **queue);
+
+/**
+ * Puts the `len` bytes at `msg` as one message (`len` may be 0), waiting while there
+ * is no room: at most `timeout_ns` nanoseconds, forever if negative.
+ *
+ * Returns `SHMKIT_TOO_LARGE` (above the maximum), `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `msg` is readable for `len` bytes (NULL only if
+ * `len` is 0).
+ */
+enum shmkit_status shmkit_message_queue_put(const struct shmkit_message_queue *queue,
+                                            const void *msg,
+                                            size_t len,
+                                            int64_t timeout_ns);
+
+/**
+ * Puts one message if there is room now; `SHMKIT_WOULD_BLOCK` when full,
+ * `SHMKIT_TOO_LARGE`, `SHMKIT_CLOSED`.
+ *
+ * # Safety
+ * As `shmkit_message_queue_put`.
+ */
+enum shmkit_status shmkit_message_queue_try_put(const struct shmkit_message_queue *queue,
+                                                const void *msg,
+                                                size_t len);
+
+/**
+ * Takes the oldest message into `buf` (`cap` bytes) and writes its length to
+ * `*out_len`, waiting while the queue is empty: at most `timeout_ns` nanoseconds,
+ * forever if negative.
+ *
+ * Returns `SHMKIT_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the message
+ * stays in the queue), `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED` (closed and drained).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `buf` is writable for `cap` bytes (NULL only if
+ * `cap` is 0); `out_len` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_get(const struct shmkit_message_queue *queue,
+                                            void *buf,
+                                            size_t cap,
+                                            int64_t timeout_ns,
+                                            size_t *out_len);
+
+/**
+ * Takes the oldest message into `buf` if there is one now; `SHMKIT_WOULD_BLOCK` when
+ * empty, otherwise as `shmkit_message_queue_get`.
+ *
+ * # Safety
+ * As `shmkit_message_queue_get`.
+ */
+enum shmkit_status shmkit_message_queue_try_get(const struct shmkit_message_queue *queue,
+                                                void *buf,
+                                                size_t cap,
+                                                size_t *out_len);
+
+/**
+ * Writes the number of messages in the queue now to `*out` (approximate while other
+ * processes work).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_len(const struct shmkit_message_queue *queue, size_t *out);
+
+/**
+ * Writes the ring bytes in use now (record headers and padding included) to `*out`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_bytes_used(const struct shmkit_message_queue *queue,
+                                                   size_t *out);
+
+/**
+ * Writes the ring's size in bytes to `*out` (the requested capacity rounded up to 8,
+ * plus 8).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_capacity_bytes(const struct shmkit_message_queue *queue,
+                                                       size_t *out);
+
+/**
+ * Writes the largest message the queue accepts to `*out`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_max_message(const struct shmkit_message_queue *queue,
+                                                    size_t *out);
+
+/**
+ * Writes whether the queue was closed (`shmkit_message_queue_shutdown`) to `*out`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_message_queue_is_closed(const struct shmkit_message_queue *queue,
+                                                  bool *out);
+
+/**
+ * Closes the queue for every process: puts fail with `SHMKIT_CLOSED` from now on,
+ * gets take what is left and then fail with `SHMKIT_CLOSED`; every waiter wakes. The
+ * handle stays valid (release it with `shmkit_message_queue_close`).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_message_queue_shutdown(const struct shmkit_message_queue *queue);
+
+/**
  * Creates the mutex `name` (unlocked) and writes a new handle to `*out`. The creating
  * handle removes the name when it is closed.
  *
@@ -880,6 +1230,117 @@ enum shmkit_status shmkit_mutex_unlock(const struct shmkit_mutex *mutex);
  * `mutex` is NULL or a live handle.
  */
 enum shmkit_status shmkit_mutex_mark_consistent(const struct shmkit_mutex *mutex);
+
+/**
+ * Creates the pipe `name` with rings of `capacity_bytes` (rounded up to 8) per
+ * direction, duplex or one-way (in a one-way pipe end A receives and end B sends),
+ * and writes a handle to end A, owned by this process, to `*out`. Closing it closes
+ * end A and removes the name.
+ *
+ * Returns `SHMKIT_ALREADY_EXISTS`, `SHMKIT_INVALID_NAME`, `SHMKIT_INVALID_ARGUMENT`
+ * (`capacity_bytes` 0 or too large), ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_pipe_create(const char *name,
+                                      bool duplex,
+                                      size_t capacity_bytes,
+                                      struct shmkit_pipe **out);
+
+/**
+ * Opens the pipe `name`, claims its end B for this process, and writes a handle to it
+ * to `*out`.
+ *
+ * Returns `SHMKIT_NOT_FOUND`, `SHMKIT_KIND_MISMATCH`, `SHMKIT_INVALID_ARGUMENT` (end B
+ * is already taken), `SHMKIT_CORRUPT`, ...
+ *
+ * # Safety
+ * `name` is NULL or NUL-terminated; `out` is NULL or writable.
+ */
+enum shmkit_status shmkit_pipe_open(const char *name, struct shmkit_pipe **out);
+
+/**
+ * Makes an unnamed pipe and writes handles to its ends A and B to `*out_a` and
+ * `*out_b`, for a parent and the child it forks afterwards: each process uses one end
+ * (the first process to use an end owns it) and may close its handle to the other.
+ *
+ * # Safety
+ * `out_a` and `out_b` are NULL or writable.
+ */
+enum shmkit_status shmkit_pipe_anonymous(bool duplex,
+                                         size_t capacity_bytes,
+                                         struct shmkit_pipe **out_a,
+                                         struct shmkit_pipe **out_b);
+
+/**
+ * Closes `*pipe` and sets it to NULL (a NULL `*pipe` is a no-op). If this process owns
+ * the end, the end is closed too (the other end then sees EOF); the handle from
+ * `shmkit_pipe_create` also removes the name.
+ *
+ * # Safety
+ * `pipe` is NULL or the address of a handle variable (NULL or a live handle) that no
+ * other thread uses during or after the call.
+ */
+enum shmkit_status shmkit_pipe_close(struct shmkit_pipe **pipe);
+
+/**
+ * Closes the end (if this process owns it) but keeps the handle valid: later calls on
+ * it return `SHMKIT_CLOSED`; the other end sees EOF once it has received everything.
+ *
+ * # Safety
+ * `pipe` is NULL or a live handle.
+ */
+enum shmkit_status shmkit_pipe_shutdown(const struct shmkit_pipe *pipe);
+
+/**
+ * Sends the `len` bytes at `msg` as one message (`len` may be 0, or larger than the
+ * ring: it is streamed), waiting for room as needed.
+ *
+ * Returns `SHMKIT_BROKEN_PIPE` (the other end is closed or its process died),
+ * `SHMKIT_CLOSED` (this end is closed), `SHMKIT_INVALID_ARGUMENT` (the receiving end of
+ * a one-way pipe, or an end owned by another process).
+ *
+ * # Safety
+ * `pipe` is NULL or a live handle; `msg` is readable for `len` bytes (NULL only if
+ * `len` is 0).
+ */
+enum shmkit_status shmkit_pipe_send(const struct shmkit_pipe *pipe, const void *msg, size_t len);
+
+/**
+ * Receives the next message into `buf` (`cap` bytes) and writes its length to
+ * `*out_len`, waiting at most `timeout_ns` nanoseconds for it (forever if negative; 0
+ * does not wait). A message that has begun to arrive but is not complete in time is
+ * kept by the handle (`SHMKIT_TIMEOUT`) and completed by the next receive.
+ *
+ * Returns `SHMKIT_EOF` (the other end closed or died and everything it sent was
+ * received), `SHMKIT_BUFFER_TOO_SMALL` with the size needed in `*out_len` (the message
+ * is not consumed), `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED`, `SHMKIT_INVALID_ARGUMENT` (the
+ * sending end of a one-way pipe).
+ *
+ * # Safety
+ * `pipe` is NULL or a live handle; `buf` is writable for `cap` bytes (NULL only if
+ * `cap` is 0); `out_len` is NULL or writable.
+ */
+enum shmkit_status shmkit_pipe_recv(const struct shmkit_pipe *pipe,
+                                    void *buf,
+                                    size_t cap,
+                                    int64_t timeout_ns,
+                                    size_t *out_len);
+
+/**
+ * Waits at most `timeout_ns` nanoseconds (negative: forever, 0: just look) until a
+ * receive would not block, and writes whether it would to `*out_ready`: a message has
+ * begun to arrive, or the other end is closed or dead (a receive then reports
+ * `SHMKIT_EOF`). Python's `Connection.poll(timeout)`; a timeout is `SHMKIT_OK` with
+ * `false`.
+ *
+ * # Safety
+ * `pipe` is NULL or a live handle; `out_ready` is NULL or writable.
+ */
+enum shmkit_status shmkit_pipe_poll(const struct shmkit_pipe *pipe,
+                                    int64_t timeout_ns,
+                                    bool *out_ready);
 
 /**
  * Creates the queue `name` of up to `capacity` elements of `type` and writes a new

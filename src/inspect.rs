@@ -22,6 +22,7 @@ use std::path::PathBuf;
 
 use zerocopy::FromBytes;
 
+use crate::collections;
 use crate::error::{Error, Result};
 use crate::queue::{self, QueueSnapshot};
 use crate::segment::{
@@ -151,6 +152,8 @@ pub enum Field {
         /// The bytes.
         bytes: Vec<u8>,
     },
+    /// Key → value pairs, already printable (a dict's entries).
+    Entries(Vec<(String, String)>),
 }
 
 /// A kind's own state, as named fields.
@@ -166,16 +169,6 @@ pub struct KindView {
 }
 
 impl KindView {
-    fn unavailable(kind: &str) -> KindView {
-        KindView {
-            available: false,
-            fields: Vec::new(),
-            notes: vec![format!(
-                "the detailed view of a {kind} segment is not available in this version"
-            )],
-        }
-    }
-
     /// The field named `key`, if the view has it.
     pub fn field(&self, key: &str) -> Option<&Field> {
         self.fields.iter().find(|(k, _)| *k == key).map(|(_, f)| f)
@@ -481,6 +474,10 @@ fn data_window(info: &SegmentInfo, control: &[u8], opts: &InspectOptions) -> Ran
         // Whole elements only.
         let max = max - max % info.elem_size;
         (start, end.min(start.saturating_add(max)))
+    } else if let (None, Some(w)) = (&opts.range, collection_window(info, control)) {
+        (w.start, w.end.min(w.start.saturating_add(max)))
+    } else if let (None, Some(start)) = (&opts.range, message_head_offset(info, control)) {
+        (start, start.saturating_add(max))
     } else if let (None, Some(start)) = (&opts.range, queue_head_offset(info, control, max)) {
         let stride = info.params[0];
         (start, start.saturating_add(max - max % stride))
@@ -495,6 +492,17 @@ fn data_window(info: &SegmentInfo, control: &[u8], opts: &InspectOptions) -> Ran
 /// For a queue whose data area is larger than `max` bytes and whose geometry holds
 /// together, the byte offset of the head's slot (bounded: the index is masked and
 /// checked against the capacity before use).
+/// Where a message queue's oldest record lies in its ring (the data window then starts
+/// there, so `show` can list the queued messages).
+fn message_head_offset(info: &SegmentInfo, control: &[u8]) -> Option<u64> {
+    if info.kind != Kind::MessageQueue {
+        return None;
+    }
+    let (ring, _) = queue::message::geometry(info).ok()?;
+    let head = u64::from_ne_bytes(control.get(128..136)?.try_into().ok()?);
+    Some(head % ring)
+}
+
 fn queue_head_offset(info: &SegmentInfo, control: &[u8], max: u64) -> Option<u64> {
     if !matches!(info.kind, Kind::Queue | Kind::JoinableQueue)
         || info.layout.data_len <= max
@@ -505,6 +513,24 @@ fn queue_head_offset(info: &SegmentInfo, control: &[u8], max: u64) -> Option<u64
     let head = u64::from_ne_bytes(control.get(64..72)?.try_into().ok()?);
     let idx = queue::queued_slots(head, 1, info.capacity, 1).first()?.0;
     idx.checked_mul(info.params[0])
+}
+
+/// A dict's or list's default window: its active side (slots and arena, or elements).
+fn collection_window(info: &SegmentInfo, control: &[u8]) -> Option<Range<u64>> {
+    match info.kind {
+        Kind::Dict => {
+            let w = collections::words_from(info, control).ok()?;
+            let start = w.active * w.geo.side_len;
+            Some(start..start + w.geo.side_len)
+        }
+        Kind::List => {
+            collections::check_list_info(info).ok()?;
+            let (len, side, _) = collections::list_words(control)?;
+            let start = side * info.capacity * info.elem_size;
+            Some(start..start + len.min(info.capacity) * info.elem_size)
+        }
+        _ => None,
+    }
 }
 
 /// What a kind's view function gets: the validated header and copies of the bytes.
@@ -534,7 +560,10 @@ pub fn decode_view(input: &ViewInput<'_>) -> KindView {
         Kind::Condition => view_condition(input),
         Kind::Barrier => view_barrier(input),
         Kind::Queue | Kind::JoinableQueue => view_queue(input),
-        other => KindView::unavailable(other.name()),
+        Kind::MessageQueue => view_message_queue(input),
+        Kind::Pipe => view_pipe(input),
+        Kind::Dict => view_dict(input),
+        Kind::List => view_list(input),
     }
 }
 
@@ -870,6 +899,178 @@ fn view_queue(input: &ViewInput<'_>) -> KindView {
     v
 }
 
+fn view_message_queue(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    if let Err(reason) = queue::message::geometry(input.info) {
+        v.notes.push(reason);
+    }
+    let Some(q) = queue::MessageQueueSnapshot::from_bytes(input.info, input.control) else {
+        too_short(&mut v, input, "a message queue");
+        return v;
+    };
+    v.fields.push(("len", Field::U64(q.len)));
+    v.fields.push(("bytes_used", Field::U64(q.bytes_used)));
+    v.fields
+        .push(("capacity_bytes", Field::U64(q.capacity_bytes)));
+    v.fields.push(("max_message", Field::U64(q.max_message)));
+    v.fields.push(("head", Field::U64(q.head)));
+    v.fields.push(("tail", Field::U64(q.tail)));
+    v.fields
+        .push(("waiting_producers", Field::U64(q.waiting_producers.into())));
+    v.fields
+        .push(("waiting_consumers", Field::U64(q.waiting_consumers.into())));
+    v.fields.push(("closed", Field::Bool(q.closed)));
+    v.fields.push(("puts", Field::U64(q.puts)));
+    v.fields.push(("gets", Field::U64(q.gets)));
+    v.fields.push(("repairs", Field::U64(q.repairs)));
+    mutex_fields(input.control, &LOCK_KEYS, &mut v, "the queue's lock");
+    queued_messages(input, &q, &mut v);
+    if q.tail.wrapping_sub(q.head) > q.capacity_bytes {
+        v.notes.push(format!(
+            "head {} and tail {} are {} bytes apart, more than the ring: the segment was overwritten (operations report it as corrupt)",
+            q.head,
+            q.tail,
+            q.tail.wrapping_sub(q.head)
+        ));
+    }
+    if q.waiting_producers != 0 || q.waiting_consumers != 0 {
+        v.notes.push(
+            "waiting_producers and waiting_consumers count processes recorded as sleeping; one killed while waiting stays counted (it only costs a wake-up system call)"
+                .into(),
+        );
+    }
+    v
+}
+
+/// The most queued message lengths `show` lists, and the most bytes of the oldest
+/// message it prints.
+const MAX_MESSAGES_SHOWN: usize = 16;
+const MAX_MESSAGE_BYTES_SHOWN: usize = 256;
+
+/// The lengths of the queued messages whose records lie in the copied window (it starts
+/// at the oldest record unless `--range` moved it), and the first bytes of the oldest.
+fn queued_messages(input: &ViewInput<'_>, q: &queue::MessageQueueSnapshot, v: &mut KindView) {
+    let Ok((ring, max)) = queue::message::geometry(input.info) else {
+        return;
+    };
+    let used = q.tail.wrapping_sub(q.head);
+    if used > ring || q.head % 8 != 0 || input.data_offset != q.head % ring {
+        return;
+    }
+    let (mut lengths, mut at, mut walked) = (Vec::new(), 0usize, 0u64);
+    let mut first: Option<&[u8]> = None;
+    // Bounded: at most MAX_MESSAGES_SHOWN records, each inside the window.
+    while walked < used && lengths.len() < MAX_MESSAGES_SHOWN {
+        let Some(h) = input.data.get(at..at + 8) else {
+            break;
+        };
+        let len = u64::from_ne_bytes(h.try_into().unwrap_or_default());
+        let rec = 8 + len.div_ceil(8).saturating_mul(8);
+        if len > max || rec > used - walked {
+            v.notes.push(format!(
+                "the record at position {} claims {len} bytes: the ring is corrupt there",
+                q.head.wrapping_add(walked)
+            ));
+            break;
+        }
+        if first.is_none() {
+            let end = (at + 8).saturating_add(len as usize);
+            let shown = end
+                .min(at + 8 + MAX_MESSAGE_BYTES_SHOWN)
+                .min(input.data.len());
+            first = input.data.get(at + 8..shown);
+        }
+        lengths.push(Scalar::U64(len));
+        walked += rec;
+        at = at.saturating_add(rec as usize);
+    }
+    if (lengths.len() as u64) < q.len {
+        v.notes.push(format!(
+            "{} of {} queued message length(s) shown: the others lie past the data window or the end of the ring (--max-bytes reads more)",
+            lengths.len(),
+            q.len
+        ));
+    }
+    v.fields.push((
+        "queued_lengths",
+        Field::Values {
+            first: 0,
+            values: lengths,
+        },
+    ));
+    if let Some(bytes) = first {
+        v.fields.push((
+            "oldest_message",
+            Field::Bytes {
+                offset: input.data_offset + 8,
+                bytes: bytes.to_vec(),
+            },
+        ));
+    }
+}
+
+fn view_pipe(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    if let Err(reason) = queue::pipe::geometry(input.info) {
+        v.notes.push(reason);
+    }
+    let Some(p) = queue::PipeSnapshot::from_bytes(input.info, input.control) else {
+        too_short(&mut v, input, "a pipe");
+        return v;
+    };
+    v.fields.push(("duplex", Field::Bool(p.duplex)));
+    v.fields
+        .push(("capacity_bytes", Field::U64(p.capacity_bytes)));
+    const END_KEYS: [[&str; 5]; 2] = [
+        ["a.pid", "a.closed", "a.sent", "a.received", "A"],
+        ["b.pid", "b.closed", "b.sent", "b.received", "B"],
+    ];
+    for (end, keys) in p.ends.iter().zip(END_KEYS) {
+        v.fields.push((
+            keys[0],
+            Field::Pid {
+                pid: end.pid.unwrap_or(0),
+                alive: end.alive,
+            },
+        ));
+        v.fields.push((keys[1], Field::Bool(end.closed)));
+        v.fields.push((keys[2], Field::U64(end.sent)));
+        v.fields.push((keys[3], Field::U64(end.received)));
+        match end.pid {
+            None => v
+                .notes
+                .push(format!("end {} is not claimed by any process yet", keys[4])),
+            Some(pid) if !end.alive && !end.closed => v.notes.push(format!(
+                "end {} belongs to pid {pid}, which no longer runs: the other end sees EOF / broken pipe",
+                keys[4]
+            )),
+            _ => {}
+        }
+    }
+    const DIR_KEYS: [[&str; 3]; 2] = [
+        [
+            "a_to_b.buffered",
+            "a_to_b.waiting_receivers",
+            "a_to_b.waiting_senders",
+        ],
+        [
+            "b_to_a.buffered",
+            "b_to_a.waiting_receivers",
+            "b_to_a.waiting_senders",
+        ],
+    ];
+    for (dir, keys) in p.dirs.iter().zip(DIR_KEYS) {
+        if let Some(d) = dir {
+            v.fields.push((keys[0], Field::U64(d.buffered)));
+            v.fields
+                .push((keys[1], Field::U64(d.waiting_receivers.into())));
+            v.fields
+                .push((keys[2], Field::U64(d.waiting_senders.into())));
+        }
+    }
+    v
+}
+
 /// The published messages between head and tail that lie in the copied window, oldest
 /// first: numbers for a primitive type, their bytes otherwise.
 fn queued(
@@ -961,6 +1162,165 @@ fn elements(input: &ViewInput<'_>, key: &'static str, v: &mut KindView) {
             },
         )),
     }
+}
+
+/// The most dict entries `show` lists.
+pub const MAX_ENTRIES_SHOWN: usize = 1000;
+/// Bytes of a byte-dict key or value printed before it is cut.
+pub const MAX_ENTRY_TEXT: usize = 64;
+
+/// A byte-dict key or value: escaped, cut after [`MAX_ENTRY_TEXT`] bytes.
+fn entry_text(b: &[u8]) -> String {
+    if b.len() <= MAX_ENTRY_TEXT {
+        format!("\"{}\"", escape_bytes(b))
+    } else {
+        format!(
+            "\"{}\"... ({} bytes)",
+            escape_bytes(&b[..MAX_ENTRY_TEXT]),
+            b.len()
+        )
+    }
+}
+
+/// A typed-dict key or value: a number for a primitive type, hex otherwise.
+fn typed_text(type_name: &str, b: &[u8]) -> String {
+    match decode_primitives(type_name, b.len(), b).as_deref() {
+        Some([Scalar::I64(n)]) => n.to_string(),
+        Some([Scalar::U64(n)]) => n.to_string(),
+        Some([Scalar::F64(f)]) => f.to_string(),
+        _ => format!(
+            "{type_name}:{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        ),
+    }
+}
+
+fn view_dict(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    mutex_fields(input.control, &LOCK_KEYS, &mut v, "the lock");
+    let info = input.info;
+    let w = match collections::words_from(info, input.control) {
+        Ok(w) => w,
+        Err(reason) => {
+            v.notes.push(reason);
+            return v;
+        }
+    };
+    let g = w.geo;
+    let typed = g.key_size != 0;
+    let (key_type, value_type) = if typed {
+        info.type_name
+            .split_once(':')
+            .unwrap_or((&info.type_name, ""))
+    } else {
+        ("bytes", "bytes")
+    };
+    v.fields.push((
+        "form",
+        Field::Text(if typed { "typed" } else { "bytes" }.into()),
+    ));
+    v.fields.push(("key_type", Field::Text(key_type.into())));
+    v.fields
+        .push(("value_type", Field::Text(value_type.into())));
+    v.fields.push(("capacity", Field::U64(g.capacity)));
+    v.fields.push(("max_bytes", Field::U64(g.max_bytes)));
+    v.fields.push(("len", Field::U64(w.len)));
+    v.fields
+        .push(("tombstones", Field::U64(w.used.saturating_sub(w.len))));
+    v.fields.push(("live_bytes", Field::U64(w.live_bytes)));
+    v.fields.push(("arena_used", Field::U64(w.top)));
+    v.fields.push(("arena_len", Field::U64(g.arena_len)));
+    v.fields.push(("active_side", Field::U64(w.active)));
+    v.fields.push(("compactions", Field::U64(w.compactions)));
+    v.fields.push(("repairs", Field::U64(w.repairs)));
+    if w.len > g.capacity || w.live_bytes > g.max_bytes {
+        v.notes.push(format!(
+            "the counters ({} entries, {} bytes) exceed the capacity: a crash is being repaired, or the bytes were overwritten",
+            w.len, w.live_bytes
+        ));
+    }
+    let (entries, missing) =
+        collections::entries_from(&w, input.data_offset, input.data, MAX_ENTRIES_SHOWN);
+    if missing {
+        v.notes.push(format!(
+            "{} entr(ies) shown; others lie outside the data window (--max-bytes reads more) or are invalid",
+            entries.len()
+        ));
+    }
+    let text = |t: &str, b: &[u8]| {
+        if typed {
+            typed_text(t, b)
+        } else {
+            entry_text(b)
+        }
+    };
+    v.fields.push((
+        "entries",
+        Field::Entries(
+            entries
+                .iter()
+                .map(|(k, val)| (text(key_type, k), text(value_type, val)))
+                .collect(),
+        ),
+    ));
+    v
+}
+
+fn view_list(input: &ViewInput<'_>) -> KindView {
+    let mut v = available();
+    mutex_fields(input.control, &LOCK_KEYS, &mut v, "the lock");
+    let info = input.info;
+    if let Err(reason) = collections::check_list_info(info) {
+        v.notes.push(reason);
+        return v;
+    }
+    let Some((len, side, journal)) = collections::list_words(input.control) else {
+        too_short(&mut v, input, "a list");
+        return v;
+    };
+    v.fields.push(("capacity", Field::U64(info.capacity)));
+    v.fields.push(("len", Field::U64(len)));
+    v.fields.push(("active_side", Field::U64(side)));
+    v.fields.push(("pending_set", Field::U64(journal)));
+    if len > info.capacity {
+        v.notes.push(format!(
+            "length {len} exceeds the capacity {}",
+            info.capacity
+        ));
+    }
+    if journal != 0 {
+        v.notes.push(format!(
+            "a set of element {} was interrupted; recover() finishes it",
+            journal - 1
+        ));
+    }
+    let size = info.elem_size;
+    let start = side * info.capacity * size;
+    let shown = if input.data_offset == start {
+        let n = (input.data.len() as u64 / size).min(len);
+        &input.data[..(n * size) as usize]
+    } else {
+        &input.data[..0]
+    };
+    if (shown.len() as u64) < len.min(info.capacity) * size {
+        v.notes.push(format!(
+            "{} of {len} element(s) shown (the data window; --max-bytes reads more)",
+            shown.len() as u64 / size
+        ));
+    }
+    match decode_primitives(&info.type_name, size as usize, shown) {
+        Some(values) => v
+            .fields
+            .push(("values", Field::Values { first: 0, values })),
+        None => v.fields.push((
+            "bytes",
+            Field::Bytes {
+                offset: input.data_offset,
+                bytes: shown.to_vec(),
+            },
+        )),
+    }
+    v
 }
 
 /// The elements of `bytes` as numbers, when `type_name` is one of shmkit's primitive

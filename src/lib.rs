@@ -11,6 +11,12 @@
 //! | `Semaphore`, `BoundedSemaphore` | [`Semaphore`], [`BoundedSemaphore`] |
 //! | `Event`, `Condition`, `Barrier` | [`Event`], [`Condition`], [`Barrier`] |
 //! | `Queue`, `JoinableQueue` | [`Queue<T>`](Queue), [`JoinableQueue<T>`](JoinableQueue) |
+//! | `Process`, `current_process`, `cpu_count` | [`Process`] (fork and spawn start methods), [`process`] |
+//! | `Pool` | [`Pool`]: tasks registered with [`task!`] |
+//! | `Queue` of pickled objects | [`MessageQueue`]: byte messages of any length, serde values |
+//! | `Pipe(duplex)`, `Connection` | [`Pipe`], [`PipeEnd`]: send/recv/poll, EOF and broken pipe |
+//! | `Manager().dict()` | [`ByteDict`] (byte or string keys, any serde value), [`Dict<K, V>`](Dict) (fixed-size keys and values) |
+//! | `Manager().list()` | [`List<T>`](List) |
 //!
 //! Every primitive also has a `#[repr(C)]` raw form ([`RawMutex`], [`RawSemaphore`], ...)
 //! that can be placed inside any segment. [`inspect`] reads segments without touching
@@ -67,9 +73,11 @@
 #![warn(missing_docs)]
 
 pub mod array;
+pub mod collections;
 pub mod dynamic;
 pub mod error;
 pub mod inspect;
+pub mod process;
 pub mod queue;
 pub mod segment;
 pub mod sync;
@@ -78,8 +86,13 @@ pub mod types;
 pub mod value;
 
 pub use array::{Array, ArrayGuard};
+pub use collections::{ByteDict, ByteDictGuard, Dict, DictGuard, List, TableCheck};
 pub use error::{Error, Result};
-pub use queue::{GetError, JoinableQueue, PutError, Queue, QueueSnapshot, WaitPolicy};
+pub use process::{Pool, Process};
+pub use queue::{
+    GetError, JoinableQueue, MessageQueue, Pipe, PipeEnd, PutError, Queue, QueueSnapshot,
+    WaitPolicy,
+};
 pub use queue::{ReadGuard, Reservation};
 pub use segment::{Kind, Segment, SegmentInfo, SegmentOptions, unlink};
 pub use sync::{

@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use shmkit::{
-    Array, Barrier, BoundedSemaphore, Error, Event, LockError, Mutex, Queue, RLock, Semaphore,
-    Value,
+    Array, Barrier, BoundedSemaphore, ByteDict, Error, Event, LockError, Mutex, Queue, RLock,
+    Semaphore, Value,
 };
 
 #[shmkit::shareable(name = "point")]
@@ -351,4 +351,37 @@ fn c_producer_rust_consumer_through_a_queue_of_points() {
     }
     common::wait_ok(producer, LIMIT);
     assert!(q.is_empty());
+}
+
+/// One byte dict used by a Rust and a C process at the same time: each reads the
+/// other's entry, both insert and remove concurrently, and every entry is intact.
+#[test]
+fn rust_and_c_share_one_byte_dict() {
+    let name = common::unique_name("interop-dict");
+    let n = 300usize;
+    let d = ByteDict::create(&name, 2 * n + 8, 64 * n).unwrap();
+    d.insert("from-rust", "hello from rust").unwrap();
+    let child = c_process(&["dict_share", &name, &n.to_string()])
+        .spawn()
+        .expect("start the C process");
+    for i in 0..n {
+        d.insert(format!("r-{i}"), format!("rust {i}")).unwrap();
+        if i % 3 == 0 {
+            assert!(d.remove(format!("r-{i}")).unwrap().is_some());
+        }
+    }
+    common::wait_ok(child, LIMIT);
+    assert_eq!(d.get("from-c").unwrap(), Some(b"hello from c".to_vec()));
+    for i in 0..n {
+        let c = d.get(format!("c-{i}")).unwrap();
+        let r = d.get(format!("r-{i}")).unwrap();
+        if i % 3 == 0 {
+            assert_eq!((c, r), (None, None));
+        } else {
+            assert_eq!(c, Some(format!("value {}", i * i).into_bytes()));
+            assert_eq!(r, Some(format!("rust {i}").into_bytes()));
+        }
+    }
+    assert_eq!(d.len().unwrap(), 2 + 2 * (n - n.div_ceil(3)));
+    assert!(d.verify().unwrap().counters_agree);
 }

@@ -102,6 +102,12 @@ fn field(f: &Field) -> Value {
             "values": values.iter().map(scalar).collect::<Vec<_>>(),
         }),
         Field::Bytes { offset, bytes } => json!({ "offset": offset, "hex": hex(bytes) }),
+        Field::Entries(entries) => json!(
+            entries
+                .iter()
+                .map(|(k, v)| json!({ "key": k, "value": v }))
+                .collect::<Vec<_>>()
+        ),
     }
 }
 

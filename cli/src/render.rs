@@ -291,6 +291,15 @@ fn field(out: &mut String, key: &str, f: &Field) {
             );
             out.push_str(&hexdump(*offset, bytes, "    "));
         }
+        Field::Entries(entries) if entries.is_empty() => {
+            let _ = writeln!(out, "  {key:<20} (none)");
+        }
+        Field::Entries(entries) => {
+            let _ = writeln!(out, "  {key}:");
+            for (k, v) in entries {
+                let _ = writeln!(out, "    {} => {}", clean(k), clean(v));
+            }
+        }
     }
 }
 

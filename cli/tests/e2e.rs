@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 use shmkit::inspect::{self, InspectOptions, State};
-use shmkit::{Array, JoinableQueue, Mutex, Queue, SegmentOptions, Value};
+use shmkit::{Array, ByteDict, Dict, JoinableQueue, List, Mutex, Queue, SegmentOptions, Value};
 
 fn shmkit(args: &[&str]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shmkit"))
@@ -494,4 +494,128 @@ fn initializing_segment_of_a_dead_creator_is_listed_and_collected() {
     if let Err(p) = result {
         std::panic::resume_unwind(p);
     }
+}
+
+#[test]
+fn show_of_a_message_queue_and_a_pipe() {
+    let name = common::unique_name("show-mq");
+    let q = shmkit::MessageQueue::create(&name, 1000, 100).unwrap();
+    q.put_bytes(b"first").unwrap();
+    q.put_bytes(b"hello").unwrap();
+    q.put_bytes(b"").unwrap();
+    q.put_bytes(&[1; 20]).unwrap();
+    q.get_bytes().unwrap();
+    let text = stdout(&shmkit(&["show", &name]));
+    assert!(text.contains("message-queue"), "{text}");
+    assert!(text.contains("len                  3"), "{text}");
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(j["view"]["available"], true);
+    assert_eq!(f["len"], 3);
+    assert_eq!(f["bytes_used"], 16 + 8 + 32);
+    assert_eq!(f["capacity_bytes"], 1008);
+    assert_eq!(f["max_message"], 100);
+    assert_eq!((f["puts"].clone(), f["gets"].clone()), (4.into(), 1.into()));
+    assert_eq!(f["queued_lengths"]["values"], serde_json::json!([5, 0, 20]));
+    assert_eq!(f["oldest_message"]["hex"], "68656c6c6f");
+    assert_eq!(f["closed"], false);
+    assert_eq!(f["waiting_consumers"], 0);
+    assert_eq!(f["lock.locked"], false);
+    q.close();
+    assert_eq!(
+        json(&["show", &name, "--json"])["view"]["fields"]["closed"],
+        true
+    );
+
+    let name = common::unique_name("show-pipe");
+    let a = shmkit::Pipe::create(&name, true, 256).unwrap();
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(j["segment"]["kind"], "pipe");
+    assert_eq!(f["duplex"], true);
+    assert_eq!(f["capacity_bytes"], 256);
+    assert_eq!(f["a.pid"]["pid"], std::process::id());
+    assert_eq!(f["a.pid"]["alive"], true);
+    assert_eq!(f["b.pid"]["pid"], 0);
+    let notes = j["view"]["notes"].to_string();
+    assert!(notes.contains("end B is not claimed"), "{notes}");
+    let b = shmkit::Pipe::open(&name).unwrap();
+    a.send_bytes(b"12345").unwrap();
+    b.close();
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(f["a_to_b.buffered"], 8 + 5);
+    assert_eq!(f["b_to_a.buffered"], 0);
+    assert_eq!(f["a.sent"], 1);
+    assert_eq!(f["b.closed"], true);
+    assert_eq!(f["a.closed"], false);
+    let text = stdout(&shmkit(&["show", &name]));
+    assert!(text.contains("a_to_b.buffered"), "{text}");
+}
+
+#[test]
+fn show_of_a_dict_lists_its_entries_escaped_and_cut() {
+    let name = common::unique_name("show-dict");
+    let d = ByteDict::create(&name, 8, 1024).unwrap();
+    d.insert("greeting", "hello").unwrap();
+    d.insert(b"bin\x01\x1b[31m".as_slice(), vec![b'x'; 100])
+        .unwrap();
+    d.insert("gone", "soon").unwrap();
+    d.remove("gone").unwrap();
+    let text = stdout(&shmkit(&["show", &name]));
+    assert!(text.contains("\"greeting\" => \"hello\""), "{text}");
+    assert!(text.contains("\"bin\\x01\\x1b[31m\" => "), "{text}");
+    assert!(text.contains("... (100 bytes)"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "a control character reached the terminal"
+    );
+    assert!(text.contains("len                  2"), "{text}");
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(j["segment"]["kind"], "dict");
+    assert_eq!(f["form"], "bytes");
+    assert_eq!(f["len"], 2);
+    assert_eq!(f["capacity"], 8);
+    assert_eq!(f["max_bytes"], 1024);
+    assert_eq!(f["lock.locked"], false);
+    let entries = f["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries.contains(&serde_json::json!({"key": "\"greeting\"", "value": "\"hello\""})));
+    d.clear().unwrap();
+    let j = json(&["show", &name, "--json"]);
+    assert_eq!(j["view"]["fields"]["entries"], serde_json::json!([]));
+    assert_eq!(j["view"]["fields"]["active_side"], 1);
+
+    let typed = common::unique_name("show-dict-typed");
+    let t = Dict::<u32, f64>::create(&typed, 4).unwrap();
+    t.insert(7, 2.5).unwrap();
+    let j = json(&["show", &typed, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(f["form"], "typed");
+    assert_eq!(f["key_type"], "u32");
+    assert_eq!(f["value_type"], "f64");
+    assert_eq!(
+        f["entries"],
+        serde_json::json!([{"key": "7", "value": "2.5"}])
+    );
+}
+
+#[test]
+fn show_of_a_list_prints_its_elements_in_order() {
+    let name = common::unique_name("show-list");
+    let l = List::<i32>::create(&name, 6).unwrap();
+    for v in [4, 5, 6] {
+        l.push(v).unwrap();
+    }
+    l.remove(0).unwrap(); // moves the list to the other side
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(j["segment"]["kind"], "list");
+    assert_eq!(f["len"], 2);
+    assert_eq!(f["capacity"], 6);
+    assert_eq!(f["active_side"], 1);
+    assert_eq!(f["values"]["values"], serde_json::json!([5, 6]));
+    let text = stdout(&shmkit(&["show", &name]));
+    assert!(text.contains("[0] 5  6"), "{text}");
 }

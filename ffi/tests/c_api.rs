@@ -82,6 +82,21 @@ fn c_api_queue_zero_copy() {
 }
 
 #[test]
+fn c_api_message_queue() {
+    run_c_test("message_queue.c");
+}
+
+#[test]
+fn c_api_pipe() {
+    run_c_test("pipe.c");
+}
+
+#[test]
+fn c_api_dict() {
+    run_c_test("dict.c");
+}
+
+#[test]
 fn header_compiles_as_cxx() {
     let _ = support::static_lib();
     let src = c_test("header.cpp");
@@ -124,6 +139,8 @@ fn c_examples_build_and_run() {
             "zero_copy",
             "viewer read 49 frames in place, frame 13 never arrived",
         ),
+        ("pipe", "parent and child talked both ways; child exited"),
+        ("dict", "3 entries"),
     ] {
         let exe = support::compile(
             &format!("example_{example}"),

@@ -6,6 +6,12 @@
 //! no system call; a process that has to wait spins briefly, then sleeps on a futex, and
 //! the other side only enters the kernel when someone is actually asleep.
 //!
+//! The other flavours: [`JoinableQueue<T>`] (`task_done` / `join`),
+//! [`MessageQueue`] (byte messages of any length up to a maximum, and serde values; see
+//! the [`message`] module for its design and crash contract) and [`Pipe`] (a
+//! connection between two processes, messages of any size, EOF and broken pipe; see
+//! the [`pipe`] module).
+//!
 //! ## Crash contract
 //! A producer or consumer killed at any instant, even in the middle of copying a
 //! message, never wedges the queue and never corrupts other messages. Every message
@@ -41,6 +47,8 @@
 
 mod dynamic;
 mod joinable;
+pub mod message;
+pub mod pipe;
 mod primitive;
 mod ring;
 pub mod zero_copy;
@@ -58,6 +66,8 @@ use crate::types::{Shareable, TypeDesc};
 
 pub use dynamic::{DynQueue, DynSlot};
 pub use joinable::JoinableQueue;
+pub use message::{MessageQueue, MessageQueueSnapshot};
+pub use pipe::{Pipe, PipeEnd, PipeSide, PipeSnapshot};
 use ring::{
     Batch, BatchMut, ByteSlots, CONTROL_LEN, Control, Ring, SegSlots, Slots, TryGet, TryPut, Waited,
 };

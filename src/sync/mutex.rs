@@ -251,6 +251,14 @@ impl RawMutex {
         unsafe { AtomicU32::from_ptr(self.pthread().cast()) }.load(Ordering::Relaxed)
     }
 
+    /// Whether a locker would be told the owner died: the kernel marked the lock word
+    /// (its holder died), or the repair flag is set. Two loads, no lock; for readers
+    /// that skip the lock (the dict's optimistic reads) and must not skip the report.
+    pub(crate) fn repair_pending(&self) -> bool {
+        self.lock_word() & LOCK_WORD_OWNER_DIED != 0
+            || self.needs_repair.load(Ordering::Acquire) != 0
+    }
+
     /// Whether the calling thread holds the lock (the lock word names its thread id).
     #[doc(hidden)]
     pub fn held_by_current_thread(&self) -> bool {

@@ -84,6 +84,13 @@ pub(crate) fn current_pid() -> u32 {
     rustix::process::getpid().as_raw_nonzero().get() as u32
 }
 
+/// Kills this process with SIGKILL at once (the crash-point test hooks): no destructor,
+/// no unlock, exactly what `kill -9` from outside does.
+pub(crate) fn kill_self() -> ! {
+    let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
+    std::process::abort()
+}
+
 /// This process's pid without a system call: cached, and forgotten in a forked child
 /// (a `pthread_atfork` handler), so a child never reports its parent's pid.
 pub(crate) fn cached_pid() -> u32 {

@@ -9,11 +9,19 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+#[cfg(target_os = "linux")]
+mod linux_process;
+#[cfg(target_os = "linux")]
+pub(crate) use linux_process::*;
 
 #[cfg(not(target_os = "linux"))]
 mod unsupported;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use unsupported::*;
+#[cfg(not(target_os = "linux"))]
+mod unsupported_process;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use unsupported_process::*;
 
 /// How a pthread lock call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

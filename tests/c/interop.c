@@ -223,9 +223,34 @@ static int queue_consume(const char *name, long n) {
     return 0;
 }
 
+/* Opens a byte dict made by Rust, checks the Rust entry, then inserts n entries of its
+ * own (removing every third again) while the Rust process does the same. */
+static int dict_share(const char *name, long n) {
+    shmkit_dict *d = NULL;
+    char buf[64], key[32], value[32];
+    size_t len = 0;
+    bool found = false, removed = false;
+    long i;
+    if (shmkit_dict_open(name, &d) != SHMKIT_OK) return 1;
+    if (shmkit_dict_get(d, "from-rust", 9, buf, sizeof buf, &len, &found) != SHMKIT_OK) return 2;
+    if (!found || len != 15 || memcmp(buf, "hello from rust", 15) != 0) return 3;
+    for (i = 0; i < n; i++) {
+        int kl = snprintf(key, sizeof key, "c-%ld", i);
+        int vl = snprintf(value, sizeof value, "value %ld", i * i);
+        if (shmkit_dict_insert(d, key, (size_t)kl, value, (size_t)vl, NULL) != SHMKIT_OK) return 4;
+        if (i % 3 == 0) {
+            if (shmkit_dict_remove(d, key, (size_t)kl, &removed) != SHMKIT_OK || !removed) return 5;
+        }
+    }
+    if (shmkit_dict_insert(d, "from-c", 6, "hello from c", 12, NULL) != SHMKIT_OK) return 6;
+    shmkit_dict_close(&d);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *role = argc > 1 ? argv[1] : "";
     if (!strcmp(role, "point") && argc == 3) return point(argv[2]);
+    if (!strcmp(role, "dict_share") && argc == 4) return dict_share(argv[2], strtol(argv[3], NULL, 10));
     if (!strcmp(role, "point_owner") && argc == 3) return point_owner(argv[2]);
     if (!strcmp(role, "array_owner") && argc == 4)
         return array_owner(argv[2], (size_t)strtoul(argv[3], NULL, 10));
