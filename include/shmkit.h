@@ -305,6 +305,35 @@ typedef struct shmkit_type {
   size_t align;
 } shmkit_type;
 
+/**
+ * A slot of a queue that this process holds between two calls (zero-copy): reserved by
+ * `shmkit_queue_reserve` (write the element in place at `data`, then
+ * `shmkit_queue_commit` or `shmkit_queue_abort`), or taken by `shmkit_queue_get_ref`
+ * (read the element in place at `data`, then `shmkit_queue_release`).
+ *
+ * `data` points to the element's `type->size` bytes in shared memory, aligned for the
+ * type, valid until the slot is ended (the call that ends it sets `data` to NULL).
+ * `pos` and `stamp` identify the slot for the queue: do not change them. A slot that
+ * is not ended stays held until the process exits; while it is held, consumers wait
+ * behind a reservation (FIFO order) and producers cannot reuse a taken slot, so hold
+ * slots briefly. A process killed while holding a slot does not wedge the queue: a
+ * reservation is skipped (its element was never committed), a taken element is lost.
+ */
+typedef struct shmkit_queue_slot {
+  /**
+   * The element's bytes in shared memory (NULL once the slot is ended).
+   */
+  void *data;
+  /**
+   * The slot's position in the ring (identifies the slot; do not change).
+   */
+  uint64_t pos;
+  /**
+   * The slot's stamp while held (identifies the hold; do not change).
+   */
+  uint64_t stamp;
+} shmkit_queue_slot;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1585,6 +1614,92 @@ enum shmkit_status shmkit_queue_join_timeout(const struct shmkit_queue *queue,
  * `queue` is NULL or a live handle; `out` is NULL or writable.
  */
 enum shmkit_status shmkit_queue_unfinished(const struct shmkit_queue *queue, uint64_t *out);
+
+/**
+ * Reserves the next slot to write one element in place, waiting while the queue is
+ * full: at most `timeout_ns` nanoseconds, forever if negative. On success `*slot`
+ * describes the reservation: write `type->size` bytes at `slot->data`, then
+ * `shmkit_queue_commit` (publish) or `shmkit_queue_abort` (give up).
+ *
+ * Returns `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `slot` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_reserve(const struct shmkit_queue *queue,
+                                        int64_t timeout_ns,
+                                        struct shmkit_queue_slot *slot);
+
+/**
+ * `shmkit_queue_reserve` if a slot is free now; `SHMKIT_WOULD_BLOCK` when full,
+ * `SHMKIT_CLOSED`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `slot` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_try_reserve(const struct shmkit_queue *queue,
+                                            struct shmkit_queue_slot *slot);
+
+/**
+ * Publishes the reserved slot `*slot` (a consumer can take its element from now on)
+ * and sets `slot->data` to NULL.
+ *
+ * Returns `SHMKIT_INVALID_ARGUMENT`, changing nothing, if `*slot` is not a reservation
+ * this process holds on this queue (already committed or aborted, for example).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `slot` is NULL or points to a writable
+ * `shmkit_queue_slot`.
+ */
+enum shmkit_status shmkit_queue_commit(const struct shmkit_queue *queue,
+                                       struct shmkit_queue_slot *slot);
+
+/**
+ * Gives the reserved slot `*slot` up unpublished (consumers skip it) and sets
+ * `slot->data` to NULL. `SHMKIT_INVALID_ARGUMENT` as for `shmkit_queue_commit`.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `slot` is NULL or points to a writable
+ * `shmkit_queue_slot`.
+ */
+enum shmkit_status shmkit_queue_abort(const struct shmkit_queue *queue,
+                                      struct shmkit_queue_slot *slot);
+
+/**
+ * Takes the oldest element to read it in place, waiting while the queue is empty: at
+ * most `timeout_ns` nanoseconds, forever if negative. On success `*slot` describes it:
+ * read `type->size` bytes at `slot->data`, then `shmkit_queue_release`.
+ *
+ * Returns `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED` (closed and drained).
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `slot` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_get_ref(const struct shmkit_queue *queue,
+                                        int64_t timeout_ns,
+                                        struct shmkit_queue_slot *slot);
+
+/**
+ * `shmkit_queue_get_ref` if an element is there now; `SHMKIT_WOULD_BLOCK` when empty,
+ * `SHMKIT_CLOSED` when closed and drained.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `slot` is NULL or writable.
+ */
+enum shmkit_status shmkit_queue_try_get_ref(const struct shmkit_queue *queue,
+                                            struct shmkit_queue_slot *slot);
+
+/**
+ * Hands the taken slot `*slot` back to the producers and sets `slot->data` to NULL.
+ * `SHMKIT_INVALID_ARGUMENT`, changing nothing, if `*slot` is not an element this
+ * process holds on this queue.
+ *
+ * # Safety
+ * `queue` is NULL or a live handle; `slot` is NULL or points to a writable
+ * `shmkit_queue_slot`.
+ */
+enum shmkit_status shmkit_queue_release(const struct shmkit_queue *queue,
+                                        struct shmkit_queue_slot *slot);
 
 /**
  * Creates the re-entrant lock `name` (unlocked) and writes a new handle to `*out`. The

@@ -32,7 +32,7 @@ use crate::sync::{RawMutex, raw_mutex_in};
 use crate::types::{AtomicInt, TypeDesc};
 use crate::value::{anonymous_value_segment, create_value_segment, open_value_segment};
 
-pub use crate::queue::DynQueue;
+pub use crate::queue::{DynQueue, DynSlot};
 
 fn size_mismatch(what: &str, expected: usize, found: usize) -> Error {
     Error::InvalidArgument(format!("{what}: expected {expected} bytes, got {found}"))

@@ -93,6 +93,7 @@ pub use queue::{
     GetError, JoinableQueue, MessageQueue, Pipe, PipeEnd, PutError, Queue, QueueSnapshot,
     WaitPolicy,
 };
+pub use queue::{ReadGuard, Reservation};
 pub use segment::{Kind, Segment, SegmentInfo, SegmentOptions, unlink};
 pub use sync::{
     Barrier, BoundedSemaphore, Condition, Event, RLock, RLockGuard, RawBarrier, RawCondition,

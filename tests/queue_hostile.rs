@@ -35,6 +35,21 @@ fn exercise(q: &Queue<u64>) {
     let mut out = [0u64; 4];
     let _ = q.try_get_many(&mut out);
     let _ = q.get_many_timeout(&mut out, t);
+    // Zero-copy: held slots over hostile stamps.
+    if let Ok(mut slot) = q.try_reserve() {
+        *slot = 6;
+        slot.commit();
+    }
+    if let Ok(slot) = q.reserve_timeout(t) {
+        slot.abort();
+    }
+    if let Ok(g) = q.try_get_ref() {
+        let _ = *g;
+    }
+    let _ = q.get_ref_timeout(t).map(|g| *g);
+    let _ = q.put_ref_timeout(&7, t);
+    let mut one = 0;
+    let _ = q.get_into_timeout(&mut one, t);
     assert!(q.len() <= q.capacity());
     let snap = q.snapshot();
     assert!(snap.len <= snap.capacity);
@@ -73,5 +88,30 @@ proptest! {
             scribble(&name, DATA + 16 * i as u64, &stamp.to_ne_bytes());
         }
         exercise(&q);
+    }
+
+    /// The C API keeps held slots as two numbers a caller hands back: made-up ones end
+    /// nothing (a clean error), whatever the ring holds.
+    #[test]
+    fn made_up_slot_tokens_give_clean_errors(pos in any::<u64>(), stamp in any::<u64>(), held in any::<bool>()) {
+        use shmkit::dynamic::{DynQueue, DynSlot};
+        let name = common::unique_name("q-tokens");
+        let q = DynQueue::create(&name, shmkit::Kind::Queue, shmkit::TypeDesc::of::<u64>(), 4, &Default::default()).unwrap();
+        let real = held.then(|| q.try_reserve().unwrap());
+        let fake = DynSlot { pos, stamp };
+        if Some(fake) != real {
+            prop_assert!(matches!(q.commit(fake), Err(shmkit::Error::InvalidArgument(_))));
+            prop_assert!(matches!(q.abort(fake), Err(shmkit::Error::InvalidArgument(_))));
+            prop_assert!(matches!(q.release(fake), Err(shmkit::Error::InvalidArgument(_))));
+        }
+        let _ = q.slot_ptr(&fake);
+        if let Some(r) = real {
+            q.commit(r).unwrap();
+            prop_assert!(q.commit(r).is_err());
+            let taken = q.try_get_ref().unwrap();
+            prop_assert!(q.commit(taken).is_err());
+            q.release(taken).unwrap();
+            prop_assert!(q.release(taken).is_err());
+        }
     }
 }

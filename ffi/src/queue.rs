@@ -17,7 +17,7 @@
 
 use std::ffi::{c_char, c_void};
 
-use shmkit_core::dynamic::DynQueue;
+use shmkit_core::dynamic::{DynQueue, DynSlot};
 use shmkit_core::{Error, Kind, SegmentOptions};
 
 use crate::args::{self, Out, shmkit_type};
@@ -632,5 +632,240 @@ pub unsafe extern "C" fn shmkit_queue_unfinished(
         // SAFETY:
         // - the caller's contract, as documented above.
         unsafe { read_out(queue, out, |q| q.unfinished()) }
+    }
+}
+
+// ---- Zero-copy ---------------------------------------------------------------------
+
+/// A slot of a queue that this process holds between two calls (zero-copy): reserved by
+/// `shmkit_queue_reserve` (write the element in place at `data`, then
+/// `shmkit_queue_commit` or `shmkit_queue_abort`), or taken by `shmkit_queue_get_ref`
+/// (read the element in place at `data`, then `shmkit_queue_release`).
+///
+/// `data` points to the element's `type->size` bytes in shared memory, aligned for the
+/// type, valid until the slot is ended (the call that ends it sets `data` to NULL).
+/// `pos` and `stamp` identify the slot for the queue: do not change them. A slot that
+/// is not ended stays held until the process exits; while it is held, consumers wait
+/// behind a reservation (FIFO order) and producers cannot reuse a taken slot, so hold
+/// slots briefly. A process killed while holding a slot does not wedge the queue: a
+/// reservation is skipped (its element was never committed), a taken element is lost.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct shmkit_queue_slot {
+    /// The element's bytes in shared memory (NULL once the slot is ended).
+    pub data: *mut c_void,
+    /// The slot's position in the ring (identifies the slot; do not change).
+    pub pos: u64,
+    /// The slot's stamp while held (identifies the hold; do not change).
+    pub stamp: u64,
+}
+
+/// Writes a held slot to `out`.
+///
+/// # Safety
+/// As [`Out::write`].
+unsafe fn publish_slot(
+    q: &DynQueue,
+    out: Out<shmkit_queue_slot>,
+    slot: DynSlot,
+) -> Result<(), Failure> {
+    let data = q.slot_ptr(&slot)?.cast();
+    // SAFETY:
+    // - `out` is writable (the caller's contract).
+    unsafe {
+        out.write(shmkit_queue_slot {
+            data,
+            pos: slot.pos,
+            stamp: slot.stamp,
+        })
+    };
+    Ok(())
+}
+
+/// Ends the held slot `*slot` with `end` and clears its `data`.
+///
+/// # Safety
+/// `queue` is NULL or a live handle; `slot` is NULL or points to a `shmkit_queue_slot`
+/// writable by this thread.
+unsafe fn end_slot(
+    queue: *const shmkit_queue,
+    slot: *mut shmkit_queue_slot,
+    end: impl FnOnce(&DynQueue, DynSlot) -> Result<(), Error>,
+) -> Result<(), Failure> {
+    // SAFETY:
+    // - NULL or a live handle (the caller's contract).
+    let q = unsafe { handle::get(queue) }?;
+    if slot.is_null() {
+        return Err(Failure::null("slot"));
+    }
+    // SAFETY:
+    // - non-NULL, pointing to a shmkit_queue_slot (the caller's contract); plain data,
+    //   read by copy. Its numbers are checked by the queue before anything changes.
+    let s = unsafe { *slot };
+    end(
+        q,
+        DynSlot {
+            pos: s.pos,
+            stamp: s.stamp,
+        },
+    )?;
+    // SAFETY:
+    // - non-NULL and writable (the caller's contract).
+    unsafe { (*slot).data = std::ptr::null_mut() };
+    Ok(())
+}
+
+/// Reserves the next slot to write one element in place, waiting while the queue is
+/// full: at most `timeout_ns` nanoseconds, forever if negative. On success `*slot`
+/// describes the reservation: write `type->size` bytes at `slot->data`, then
+/// `shmkit_queue_commit` (publish) or `shmkit_queue_abort` (give up).
+///
+/// Returns `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED`.
+///
+/// # Safety
+/// `queue` is NULL or a live handle; `slot` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_queue_reserve(
+    queue: *const shmkit_queue,
+    timeout_ns: i64,
+    slot: *mut shmkit_queue_slot,
+) -> shmkit_status {
+    ffi_boundary! {
+        let out = Out::new(slot, "slot")?;
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
+        let q = unsafe { handle::get(queue) }?;
+        let s = q.reserve(args::timeout(timeout_ns))?;
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
+        unsafe { publish_slot(q, out, s) }
+    }
+}
+
+/// `shmkit_queue_reserve` if a slot is free now; `SHMKIT_WOULD_BLOCK` when full,
+/// `SHMKIT_CLOSED`.
+///
+/// # Safety
+/// `queue` is NULL or a live handle; `slot` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_queue_try_reserve(
+    queue: *const shmkit_queue,
+    slot: *mut shmkit_queue_slot,
+) -> shmkit_status {
+    ffi_boundary! {
+        let out = Out::new(slot, "slot")?;
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
+        let q = unsafe { handle::get(queue) }?;
+        let s = q.try_reserve()?;
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
+        unsafe { publish_slot(q, out, s) }
+    }
+}
+
+/// Publishes the reserved slot `*slot` (a consumer can take its element from now on)
+/// and sets `slot->data` to NULL.
+///
+/// Returns `SHMKIT_INVALID_ARGUMENT`, changing nothing, if `*slot` is not a reservation
+/// this process holds on this queue (already committed or aborted, for example).
+///
+/// # Safety
+/// `queue` is NULL or a live handle; `slot` is NULL or points to a writable
+/// `shmkit_queue_slot`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_queue_commit(
+    queue: *const shmkit_queue,
+    slot: *mut shmkit_queue_slot,
+) -> shmkit_status {
+    ffi_boundary! {
+        // SAFETY:
+        // - the caller's contract, as documented above.
+        unsafe { end_slot(queue, slot, |q, s| q.commit(s)) }
+    }
+}
+
+/// Gives the reserved slot `*slot` up unpublished (consumers skip it) and sets
+/// `slot->data` to NULL. `SHMKIT_INVALID_ARGUMENT` as for `shmkit_queue_commit`.
+///
+/// # Safety
+/// `queue` is NULL or a live handle; `slot` is NULL or points to a writable
+/// `shmkit_queue_slot`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_queue_abort(
+    queue: *const shmkit_queue,
+    slot: *mut shmkit_queue_slot,
+) -> shmkit_status {
+    ffi_boundary! {
+        // SAFETY:
+        // - the caller's contract, as documented above.
+        unsafe { end_slot(queue, slot, |q, s| q.abort(s)) }
+    }
+}
+
+/// Takes the oldest element to read it in place, waiting while the queue is empty: at
+/// most `timeout_ns` nanoseconds, forever if negative. On success `*slot` describes it:
+/// read `type->size` bytes at `slot->data`, then `shmkit_queue_release`.
+///
+/// Returns `SHMKIT_TIMEOUT`, `SHMKIT_CLOSED` (closed and drained).
+///
+/// # Safety
+/// `queue` is NULL or a live handle; `slot` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_queue_get_ref(
+    queue: *const shmkit_queue,
+    timeout_ns: i64,
+    slot: *mut shmkit_queue_slot,
+) -> shmkit_status {
+    ffi_boundary! {
+        let out = Out::new(slot, "slot")?;
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
+        let q = unsafe { handle::get(queue) }?;
+        let s = q.get_ref(args::timeout(timeout_ns))?;
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
+        unsafe { publish_slot(q, out, s) }
+    }
+}
+
+/// `shmkit_queue_get_ref` if an element is there now; `SHMKIT_WOULD_BLOCK` when empty,
+/// `SHMKIT_CLOSED` when closed and drained.
+///
+/// # Safety
+/// `queue` is NULL or a live handle; `slot` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_queue_try_get_ref(
+    queue: *const shmkit_queue,
+    slot: *mut shmkit_queue_slot,
+) -> shmkit_status {
+    ffi_boundary! {
+        let out = Out::new(slot, "slot")?;
+        // SAFETY:
+        // - NULL or a live handle (the caller's contract).
+        let q = unsafe { handle::get(queue) }?;
+        let s = q.try_get_ref()?;
+        // SAFETY:
+        // - `out` is writable (the caller's contract).
+        unsafe { publish_slot(q, out, s) }
+    }
+}
+
+/// Hands the taken slot `*slot` back to the producers and sets `slot->data` to NULL.
+/// `SHMKIT_INVALID_ARGUMENT`, changing nothing, if `*slot` is not an element this
+/// process holds on this queue.
+///
+/// # Safety
+/// `queue` is NULL or a live handle; `slot` is NULL or points to a writable
+/// `shmkit_queue_slot`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn shmkit_queue_release(
+    queue: *const shmkit_queue,
+    slot: *mut shmkit_queue_slot,
+) -> shmkit_status {
+    ffi_boundary! {
+        // SAFETY:
+        // - the caller's contract, as documented above.
+        unsafe { end_slot(queue, slot, |q, s| q.release(s)) }
     }
 }

@@ -77,6 +77,11 @@ fn c_api_queue() {
 }
 
 #[test]
+fn c_api_queue_zero_copy() {
+    run_c_test("queue_zero_copy.c");
+}
+
+#[test]
 fn c_api_message_queue() {
     run_c_test("message_queue.c");
 }
@@ -130,6 +135,10 @@ fn c_examples_build_and_run() {
         ("event", "every waiter woke up; is_set = true"),
         ("add_under_lock", "final value 31"),
         ("queue", "reader got A B C in order"),
+        (
+            "zero_copy",
+            "viewer read 49 frames in place, frame 13 never arrived",
+        ),
         ("pipe", "parent and child talked both ways; child exited"),
         ("dict", "3 entries"),
     ] {

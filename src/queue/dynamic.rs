@@ -10,7 +10,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::ring::{ByteSlots, Elems, ElemsMut, Ring, TryPut, Waited};
+use super::ring::{ByteSlots, Claim, Elems, ElemsMut, Ring, TryGet, TryPut, Waited};
 use super::{
     QueueSnapshot, Stop, WaitPolicy, byte_ring_over, check_geometry, get_many_now, get_now,
     get_some, open_kind, put_all, put_now, snapshot_of, spec_of,
@@ -297,6 +297,133 @@ impl DynQueue {
         get_many_now(&self.ring, &mut places).map_err(Error::from)
     }
 
+    // ---- Zero-copy (the C API's reserve/commit and get_ref/release) ------------------
+
+    fn slot(&self, w: Waited<Claim>, timeout: Option<Duration>) -> Result<DynSlot> {
+        match w {
+            Waited::Done(c) => Ok(DynSlot {
+                pos: c.pos,
+                stamp: c.stamp,
+            }),
+            Waited::Closed => Err(Error::Closed),
+            Waited::Timeout => Err(stop_error(Stop::Timeout, timeout)),
+        }
+    }
+
+    /// Reserves the next slot to write an element in place, waiting while the queue is
+    /// full (forever with `None`, at most `timeout` otherwise). Write `elem().size`
+    /// bytes at [`slot_ptr`](Self::slot_ptr), then [`commit`](Self::commit) (or
+    /// [`abort`](Self::abort)). Same rules as [`Queue::reserve`](super::Queue::reserve),
+    /// except that nothing ends the slot automatically: a slot never committed nor
+    /// aborted stays held until this process exits.
+    ///
+    /// # Errors
+    /// [`Error::Closed`], [`Error::Timeout`].
+    pub fn reserve(&self, timeout: Option<Duration>) -> Result<DynSlot> {
+        let w = self.ring.reserve(self.policy.spin, deadline(timeout));
+        self.slot(w, timeout)
+    }
+
+    /// [`reserve`](Self::reserve) if a slot is free now.
+    ///
+    /// # Errors
+    /// [`Error::WouldBlock`] when full, [`Error::Closed`].
+    pub fn try_reserve(&self) -> Result<DynSlot> {
+        match self.ring.try_reserve() {
+            Ok(c) => self.slot(Waited::Done(c), None),
+            Err(TryPut::Closed) => Err(Error::Closed),
+            Err(_) => Err(Error::WouldBlock),
+        }
+    }
+
+    /// Takes the oldest element to read it in place, waiting while the queue is empty
+    /// (forever with `None`, at most `timeout` otherwise). Read `elem().size` bytes at
+    /// [`slot_ptr`](Self::slot_ptr), then [`release`](Self::release) the slot.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] once closed and drained, [`Error::Timeout`].
+    pub fn get_ref(&self, timeout: Option<Duration>) -> Result<DynSlot> {
+        let w = self.ring.take(self.policy.spin, deadline(timeout));
+        self.slot(w, timeout)
+    }
+
+    /// [`get_ref`](Self::get_ref) if an element is there now.
+    ///
+    /// # Errors
+    /// [`Error::WouldBlock`] when empty, [`Error::Closed`] once closed and drained.
+    pub fn try_get_ref(&self) -> Result<DynSlot> {
+        let take = || match self.ring.try_take() {
+            Ok(c) => Ok(Some(c)),
+            Err(TryGet::Empty(Some(_))) => Err(Error::WouldBlock),
+            Err(_) => Ok(None),
+        };
+        let claim = match take()? {
+            Some(c) => c,
+            None if self.ring.is_closed() => take()?.ok_or(Error::Closed)?,
+            None => return Err(Error::WouldBlock),
+        };
+        self.slot(Waited::Done(claim), None)
+    }
+
+    fn not_held(slot: DynSlot, what: &str) -> Error {
+        Error::InvalidArgument(format!(
+            "{what}: slot (position {}, stamp {:#x}) is not one this process holds \
+             (already ended, or not from this queue)",
+            slot.pos, slot.stamp
+        ))
+    }
+
+    /// Where the element of a slot this process holds lives: `elem().size` bytes,
+    /// writable (a reservation) or readable (a taken element) until the slot is
+    /// committed, aborted or released.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `slot` does not name a slot of this queue.
+    pub fn slot_ptr(&self, slot: &DynSlot) -> Result<*mut u8> {
+        let c = self.ring.claim_of(slot.pos, slot.stamp);
+        if c.idx >= self.capacity() {
+            return Err(Self::not_held(*slot, "slot_ptr"));
+        }
+        Ok(self.ring.slots().value_ptr(c.idx).as_ptr())
+    }
+
+    /// Publishes a reserved slot.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `slot` is not a reservation this process holds
+    /// (it was already committed or aborted, for example); nothing changes then.
+    pub fn commit(&self, slot: DynSlot) -> Result<()> {
+        let c = self.ring.claim_of(slot.pos, slot.stamp);
+        self.ring
+            .commit(c)
+            .then_some(())
+            .ok_or_else(|| Self::not_held(slot, "commit"))
+    }
+
+    /// Gives a reserved slot up unpublished (consumers skip it).
+    ///
+    /// # Errors
+    /// As [`commit`](Self::commit).
+    pub fn abort(&self, slot: DynSlot) -> Result<()> {
+        let c = self.ring.claim_of(slot.pos, slot.stamp);
+        self.ring
+            .abort(c)
+            .then_some(())
+            .ok_or_else(|| Self::not_held(slot, "abort"))
+    }
+
+    /// Hands a slot taken by [`get_ref`](Self::get_ref) back to the producers.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] if `slot` is not an element this process holds.
+    pub fn release(&self, slot: DynSlot) -> Result<()> {
+        let c = self.ring.claim_of(slot.pos, slot.stamp);
+        self.ring
+            .release(c)
+            .then_some(())
+            .ok_or_else(|| Self::not_held(slot, "release"))
+    }
+
     /// Elements in the queue now (approximate while other processes work).
     pub fn len(&self) -> usize {
         self.ring.len() as usize
@@ -383,6 +510,17 @@ impl DynQueue {
     pub fn segment_mut(&mut self) -> &mut Segment {
         &mut self.seg
     }
+}
+
+/// A slot of a [`DynQueue`] this process holds: reserved ([`DynQueue::reserve`]) or
+/// taken ([`DynQueue::get_ref`]). Plain numbers: the queue checks them when the slot is
+/// ended, so a stale or made-up `DynSlot` gives an error, never a wrong slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DynSlot {
+    /// The slot's position in the ring.
+    pub pos: u64,
+    /// The slot's stamp while held (turn and owner pid).
+    pub stamp: u64,
 }
 
 impl fmt::Debug for DynQueue {

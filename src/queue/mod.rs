@@ -23,7 +23,9 @@
 //! that consumers skip once they see its owner is dead (counted in
 //! [`QueueSnapshot::skipped_dead_producers`]); that put never returned, so nothing
 //! acknowledged is lost. The protocol is described in the `ring` module source and the
-//! layout in docs/FORMAT.md.
+//! layout in docs/FORMAT.md. The same holds for the zero-copy guards
+//! ([`zero_copy`]): a producer killed holding a [`Reservation`] is a producer killed
+//! mid-put, a consumer killed holding a [`ReadGuard`] a consumer killed mid-get.
 //!
 //! ```
 //! # let name = format!("doc-queue-{}", std::process::id());
@@ -49,6 +51,7 @@ pub mod message;
 pub mod pipe;
 mod primitive;
 mod ring;
+pub mod zero_copy;
 
 #[cfg(all(test, loom))]
 mod loom;
@@ -61,13 +64,14 @@ use crate::error::{Error, Result};
 use crate::segment::{self, Expect, Kind, Segment, SegmentInfo, SegmentOptions, Spec};
 use crate::types::{Shareable, TypeDesc};
 
-pub use dynamic::DynQueue;
+pub use dynamic::{DynQueue, DynSlot};
 pub use joinable::JoinableQueue;
 pub use message::{MessageQueue, MessageQueueSnapshot};
 pub use pipe::{Pipe, PipeEnd, PipeSide, PipeSnapshot};
 use ring::{
     Batch, BatchMut, ByteSlots, CONTROL_LEN, Control, Ring, SegSlots, Slots, TryGet, TryPut, Waited,
 };
+pub use zero_copy::{GetRefResult, ReadGuard, Reservation, ReserveResult};
 
 /// The largest capacity of a queue.
 pub const MAX_CAPACITY: u64 = 1 << 32;

@@ -70,6 +70,12 @@ pub(crate) const GRACE: Duration = Duration::from_millis(2);
 /// The longest single sleep: a wake-up lost to a crash costs at most this much.
 pub(crate) const SLICE: Duration = Duration::from_millis(100);
 
+/// A spinning waiter yields its CPU every this many turns (~1 µs): a peer that shares
+/// the CPU (both pinned to one core, or more runnable processes than cores) then gets
+/// to run within microseconds, while a peer on another core, which answers in well under
+/// a microsecond, is caught before the first yield.
+const YIELD_EVERY: u32 = 64;
+
 /// The control block, `CONTROL_LEN` bytes at the start of the queue's control area.
 /// docs/FORMAT.md lists it byte by byte.
 #[repr(C, align(64))]
@@ -326,6 +332,17 @@ pub(crate) struct Blocker {
     stamp: u64,
 }
 
+/// A slot this process holds across calls: reserved by a producer to be written in
+/// place, or taken by a consumer to be read in place. `stamp` is the slot's stamp while
+/// held (the turn and this process's pid); handing the slot back is a compare-and-swap
+/// from exactly that stamp, so a claim can only end once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Claim {
+    pub(crate) pos: u64,
+    pub(crate) idx: usize,
+    pub(crate) stamp: u64,
+}
+
 /// How a non-blocking put ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TryPut {
@@ -471,12 +488,15 @@ impl<S: Slots> Ring<S> {
         }
     }
 
-    /// Puts `v` if a slot is free, without waiting; does not wake anyone (see
-    /// [`Ring::after_put`]).
-    fn put_once(&self, v: &S::Item, me: u32) -> TryPut {
+    /// Claims the next free slot for a producer (the first half of a put), without
+    /// waiting: on success the slot's stamp names `me` with the producers' turn and
+    /// `tail` has moved past it; nobody else touches the slot until we publish it
+    /// ([`Ring::commit`]) or give it up ([`Ring::abort`]).
+    #[inline(always)]
+    fn claim_put(&self, me: u32) -> Result<(Claim, &AtomicU64), TryPut> {
         let ctl = self.ctl();
         if ctl.closed.load(Relaxed) != 0 {
-            return TryPut::Closed;
+            return Err(TryPut::Closed);
         }
         let mut pos = self.sane(ctl.tail.load(Relaxed));
         for _ in 0..walk_limit(self.cap) {
@@ -486,8 +506,9 @@ impl<S: Slots> Ring<S> {
             let want = self.put_turn(pos);
             let ahead = turn_of(stamp).wrapping_sub(want) as i32;
             if ahead == 0 && owner_of(stamp) == 0 {
+                let held = pack(want, me);
                 if slot
-                    .compare_exchange(stamp, pack(want, me), Acquire, Relaxed)
+                    .compare_exchange(stamp, held, Acquire, Relaxed)
                     .is_err()
                 {
                     continue;
@@ -495,13 +516,14 @@ impl<S: Slots> Ring<S> {
                 let _ = ctl
                     .tail
                     .compare_exchange(pos, self.next(pos), Relaxed, Relaxed);
-                // SAFETY:
-                // - `idx` = `pos & mask`, checked below the capacity by `sane`/`stamp`.
-                // - our compare-and-swap put our pid in the stamp with the producers'
-                //   turn: nobody else writes or reads this slot until we publish.
-                unsafe { self.slots.write(idx, v) };
-                slot.store(pack(want.wrapping_add(1), 0), Release);
-                return TryPut::Done;
+                return Ok((
+                    Claim {
+                        pos,
+                        idx,
+                        stamp: held,
+                    },
+                    slot,
+                ));
             }
             if ahead >= 0 {
                 // Claimed by another producer, or we are behind: move on.
@@ -515,14 +537,34 @@ impl<S: Slots> Ring<S> {
                 continue;
             }
             let held = ahead == -1 && owner_of(stamp) != 0;
-            return TryPut::Full(held.then_some(Blocker { pos, idx, stamp }));
+            return Err(TryPut::Full(held.then_some(Blocker { pos, idx, stamp })));
         }
-        TryPut::Full(None)
+        Err(TryPut::Full(None))
     }
 
-    /// Takes a message if one is published at the head, without waiting; does not wake
-    /// anyone (see [`Ring::after_get`]).
-    fn get_once(&self, me: u32, out: &mut S::Out) -> TryGet {
+    /// Puts `v` if a slot is free, without waiting; does not wake anyone (see
+    /// [`Ring::after_put`]).
+    fn put_once(&self, v: &S::Item, me: u32) -> TryPut {
+        match self.claim_put(me) {
+            Ok((c, slot)) => {
+                // SAFETY:
+                // - `c.idx` = `pos & mask`, checked below the capacity by `sane`/`stamp`.
+                // - our compare-and-swap put our pid in the stamp with the producers'
+                //   turn: nobody else writes or reads this slot until we publish.
+                unsafe { self.slots.write(c.idx, v) };
+                slot.store(pack(turn_of(c.stamp).wrapping_add(1), 0), Release);
+                TryPut::Done
+            }
+            Err(e) => e,
+        }
+    }
+
+    /// Claims the oldest published message for a consumer (the first half of a get),
+    /// without waiting: on success the slot's stamp names `me` with the consumers' turn
+    /// and `head` has moved past it; nobody else touches the slot until we hand it back
+    /// ([`Ring::release`]).
+    #[inline(always)]
+    fn claim_get(&self, me: u32) -> Result<(Claim, &AtomicU64), TryGet> {
         let ctl = self.ctl();
         let mut pos = self.sane(ctl.head.load(Relaxed));
         for _ in 0..walk_limit(self.cap) {
@@ -532,8 +574,9 @@ impl<S: Slots> Ring<S> {
             let want = self.put_turn(pos).wrapping_add(1);
             let ahead = turn_of(stamp).wrapping_sub(want) as i32;
             if ahead == 0 && owner_of(stamp) == 0 {
+                let held = pack(want, me);
                 if slot
-                    .compare_exchange(stamp, pack(want, me), Acquire, Relaxed)
+                    .compare_exchange(stamp, held, Acquire, Relaxed)
                     .is_err()
                 {
                     continue;
@@ -541,15 +584,14 @@ impl<S: Slots> Ring<S> {
                 let _ = ctl
                     .head
                     .compare_exchange(pos, self.next(pos), Relaxed, Relaxed);
-                // SAFETY:
-                // - `idx` = `pos & mask`, checked below the capacity by `sane`/`stamp`.
-                // - our compare-and-swap put our pid in the stamp with the consumers'
-                //   turn: the producer published (release, read with acquire) and nobody
-                //   else touches the slot until we hand it back.
-                // - `out` is a valid destination (our caller's contract, passed on).
-                unsafe { self.slots.read(idx, out) };
-                slot.store(pack(want.wrapping_add(1), 0), Release);
-                return TryGet::Done;
+                return Ok((
+                    Claim {
+                        pos,
+                        idx,
+                        stamp: held,
+                    },
+                    slot,
+                ));
             }
             if ahead >= 0 {
                 pos = self.advance(&ctl.head, pos);
@@ -561,9 +603,32 @@ impl<S: Slots> Ring<S> {
                 continue;
             }
             let writing = ahead == -1 && owner_of(stamp) != 0;
-            return TryGet::Empty(writing.then_some(Blocker { pos, idx, stamp }));
+            return Err(TryGet::Empty(writing.then_some(Blocker {
+                pos,
+                idx,
+                stamp,
+            })));
         }
-        TryGet::Empty(None)
+        Err(TryGet::Empty(None))
+    }
+
+    /// Takes a message if one is published at the head, without waiting; does not wake
+    /// anyone (see [`Ring::after_get`]).
+    fn get_once(&self, me: u32, out: &mut S::Out) -> TryGet {
+        match self.claim_get(me) {
+            Ok((c, slot)) => {
+                // SAFETY:
+                // - `c.idx` = `pos & mask`, checked below the capacity by `sane`/`stamp`.
+                // - our compare-and-swap put our pid in the stamp with the consumers'
+                //   turn: the producer published (release, read with acquire) and nobody
+                //   else touches the slot until we hand it back.
+                // - `out` is a valid destination (our caller's contract, passed on).
+                unsafe { self.slots.read(c.idx, out) };
+                slot.store(pack(turn_of(c.stamp).wrapping_add(1), 0), Release);
+                TryGet::Done
+            }
+            Err(e) => e,
+        }
     }
 
     /// Wakes `n` consumers if any are registered. One fence and one load when none is.
@@ -695,6 +760,148 @@ impl<S: Slots> Ring<S> {
         n
     }
 
+    // ---- Zero-copy: slots held across calls -------------------------------------------
+
+    /// The slots (to reach a held slot's bytes).
+    pub(crate) fn slots(&self) -> &S {
+        &self.slots
+    }
+
+    /// Reserves a slot to be written in place, without waiting; nobody is woken until
+    /// [`Ring::commit`]. For a joinable queue the reservation counts as a put from now
+    /// on (and stops counting if it is aborted).
+    pub(crate) fn try_reserve(&self) -> Result<Claim, TryPut> {
+        self.count_put(1);
+        match self.claim_put(primitive::pid()) {
+            Ok((c, _)) => Ok(c),
+            Err(e) => {
+                self.finish_tasks(1);
+                if let TryPut::Full(Some(b)) = e {
+                    self.maybe_reap(b);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Blocking [`Ring::try_reserve`]: spins for `spin`, then sleeps; `deadline` bounds
+    /// the whole wait.
+    pub(crate) fn reserve(&self, spin: Duration, deadline: Option<Instant>) -> Waited<Claim> {
+        self.wait_for(Word::NotFull, spin, deadline, || match self.try_reserve() {
+            Ok(c) => Step::Done(c),
+            Err(TryPut::Closed) => Step::Closed,
+            Err(other) => Step::Blocked(matches!(other, TryPut::Full(Some(_)))),
+        })
+    }
+
+    /// A claim from its position and stamp (the C API keeps claims as two numbers);
+    /// any values give a claim, which [`Ring::commit`] and friends then check.
+    pub(crate) fn claim_of(&self, pos: u64, stamp: u64) -> Claim {
+        Claim {
+            pos,
+            idx: usize::try_from(self.index(pos)).unwrap_or(usize::MAX),
+            stamp,
+        }
+    }
+
+    /// The stamp of a claim's slot, if `c` describes a slot this process can hold with
+    /// the given parity of turn (even: reserved by a producer; odd: taken by a
+    /// consumer). Claims come from this ring, but through the C API a caller can hand
+    /// back any bytes: nothing here trusts them beyond a compare-and-swap.
+    fn held_stamp(&self, c: Claim, consumer: bool) -> Option<&AtomicU64> {
+        let ok = c.idx < self.cap as usize
+            && self.index(c.pos) as usize == c.idx
+            && owner_of(c.stamp) == primitive::pid()
+            && (turn_of(c.stamp) % 2 == 1) == consumer;
+        ok.then(|| self.slots.stamp(c.idx))
+    }
+
+    /// Publishes a reserved slot (its message is then delivered like a put's) and wakes
+    /// a consumer if one sleeps. `false`, changing nothing, if the claim is not one this
+    /// process holds (already ended, or not a reservation).
+    pub(crate) fn commit(&self, c: Claim) -> bool {
+        let Some(slot) = self.held_stamp(c, false) else {
+            return false;
+        };
+        let published = pack(turn_of(c.stamp).wrapping_add(1), 0);
+        if slot
+            .compare_exchange(c.stamp, published, Release, Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        self.after_put(1);
+        true
+    }
+
+    /// Gives a reserved slot up unpublished: it is marked skipped, exactly as the slot
+    /// of a producer that died (consumers step over it; the next lap's producer reuses
+    /// it). `false`, changing nothing, if the claim is not one this process holds.
+    pub(crate) fn abort(&self, c: Claim) -> bool {
+        let Some(slot) = self.held_stamp(c, false) else {
+            return false;
+        };
+        let skipped = pack(turn_of(c.stamp).wrapping_add(2), 0);
+        if slot
+            .compare_exchange(c.stamp, skipped, Release, Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        let _ = self
+            .ctl()
+            .head
+            .compare_exchange(c.pos, self.next(c.pos), Relaxed, Relaxed);
+        self.finish_tasks(1);
+        // Consumers stuck on this slot move on; the next lap's producer may use it.
+        self.after_put(1);
+        self.after_get(1);
+        true
+    }
+
+    /// Takes the oldest published message to be read in place, without waiting; its
+    /// slot stays ours (producers cannot reuse it) until [`Ring::release`].
+    pub(crate) fn try_take(&self) -> Result<Claim, TryGet> {
+        let r = self.claim_get(primitive::pid()).map(|(c, _)| c);
+        if let Err(TryGet::Empty(Some(b))) = r {
+            self.maybe_reap(b);
+        }
+        r
+    }
+
+    /// Blocking [`Ring::try_take`]: the next message, or `Closed` once the queue is
+    /// closed and drained, or `Timeout` (as [`Ring::get`]).
+    pub(crate) fn take(&self, spin: Duration, deadline: Option<Instant>) -> Waited<Claim> {
+        self.wait_for(Word::NotEmpty, spin, deadline, || match self.try_take() {
+            Ok(c) => Step::Done(c),
+            Err(TryGet::Empty(Some(_))) => Step::Blocked(true),
+            Err(TryGet::Empty(None)) if self.is_closed() => match self.try_take() {
+                Ok(c) => Step::Done(c),
+                Err(TryGet::Empty(Some(_))) => Step::Blocked(true),
+                Err(TryGet::Empty(None)) => Step::Closed,
+                Err(TryGet::Done) => Step::Blocked(false),
+            },
+            Err(_) => Step::Blocked(false),
+        })
+    }
+
+    /// Hands a taken slot back to the producers and wakes one if any sleeps. `false`,
+    /// changing nothing, if the claim is not a message this process holds.
+    pub(crate) fn release(&self, c: Claim) -> bool {
+        let Some(slot) = self.held_stamp(c, true) else {
+            return false;
+        };
+        let free = pack(turn_of(c.stamp).wrapping_add(1), 0);
+        if slot
+            .compare_exchange(c.stamp, free, Release, Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        self.after_get(1);
+        true
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.ctl().closed.load(Acquire) != 0
     }
@@ -765,7 +972,7 @@ impl<S: Slots> Ring<S> {
             let mut i: u32 = 0;
             loop {
                 i = i.wrapping_add(1);
-                if i % 1024 == 0 {
+                if i % YIELD_EVERY == 0 {
                     primitive::yield_now();
                 } else {
                     primitive::spin_hint();
@@ -1103,6 +1310,15 @@ impl SlotArea {
         unsafe { self.slot(idx).add(self.value_offset) }
     }
 
+    /// The element's bytes in slot `idx`; panics if `idx` is not below the capacity.
+    fn value_ptr(&self, idx: usize) -> NonNull<u8> {
+        assert!(idx < self.cap, "slot index {idx} out of {} slots", self.cap);
+        // SAFETY:
+        // - idx < cap was just checked, so `value` cannot panic and points inside the
+        //   mapping, which is not null.
+        unsafe { NonNull::new_unchecked(self.value(idx)) }
+    }
+
     #[cfg(loom)]
     fn stamp(&self, _idx: usize) -> &AtomicU64 {
         unimplemented!("segments are not modelled under loom; the models use heap slots")
@@ -1158,7 +1374,9 @@ impl<T: Copy + Send + Sync> Slots for SegSlots<T> {
         // - idx < cap (our caller's contract); the value sits at `value_offset`,
         //   aligned for T, inside the slot.
         // - the caller holds the slot, so no cooperating process reads or writes it.
-        unsafe { self.area.value(idx).cast::<T>().write(*v) }
+        // - a copy between pointers, never through a `T` on the stack (a `T` may be
+        //   megabytes); `v` is caller memory, which cannot overlap the slot.
+        unsafe { std::ptr::copy_nonoverlapping(v, self.area.value(idx).cast::<T>(), 1) }
     }
 
     #[inline]
@@ -1167,7 +1385,16 @@ impl<T: Copy + Send + Sync> Slots for SegSlots<T> {
         // - as in `write`; the caller holds the slot after its producer published it.
         // - T is Shareable (FromBytes): any bytes form a valid T, even if a hostile
         //   process scribbled over the slot.
-        *out = unsafe { self.area.value(idx).cast::<T>().read() }
+        // - copied between pointers (as in `write`); `out` is caller memory.
+        unsafe { std::ptr::copy_nonoverlapping(self.area.value(idx).cast::<T>(), out, 1) }
+    }
+}
+
+impl<T> SegSlots<T> {
+    /// Where the `T` of slot `idx` lives. Panics if `idx` is not below the capacity.
+    /// Reading or writing through it is sound only while holding the slot.
+    pub(crate) fn value_ptr(&self, idx: usize) -> NonNull<T> {
+        self.area.value_ptr(idx).cast()
     }
 }
 
@@ -1223,5 +1450,14 @@ impl Slots for ByteSlots {
         // - as in `write`: `n` <= size bytes inside the slot we hold, copied out into
         //   caller memory (any bytes are a valid element: plain data).
         unsafe { crate::segment::copy_in(self.area.value(idx), &mut out[..n]) }
+    }
+}
+
+impl ByteSlots {
+    /// Where the element of slot `idx` lives (`size` bytes). Panics if `idx` is not
+    /// below the capacity. Reading or writing through it is sound only while holding
+    /// the slot.
+    pub(crate) fn value_ptr(&self, idx: usize) -> NonNull<u8> {
+        self.area.value_ptr(idx)
     }
 }
