@@ -1,4 +1,5 @@
-//! A tour of shmkit: real processes sharing a counter, an array and a lock.
+//! A tour of shmkit: real processes sharing a counter, an array and a lock; then
+//! `Process`, `Pool`, a `Pipe` and a shared dict.
 //!
 //! Run it with `cargo run --release --example tour`.
 //!
@@ -33,6 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     counter(tag)?;
     array(tag)?;
     dead_owner(tag)?;
+    processes_pool_pipe_dict(tag)?;
     println!("\nAll segments are removed as the parent's handles drop. Bye!");
     Ok(())
 }
@@ -204,5 +206,59 @@ fn dead_owner(tag: u32) -> Result<(), Box<dyn std::error::Error>> {
         books.savings + books.checking
     );
     assert_eq!(books.savings + books.checking, 100);
+    Ok(())
+}
+
+fn square(x: u64) -> u64 {
+    x * x
+}
+
+/// `Process`, `Pool`, `Pipe` and a shared dict, as Python's multiprocessing offers them.
+fn processes_pool_pipe_dict(tag: u32) -> Result<(), Box<dyn std::error::Error>> {
+    println!("\n4. Processes, a pool, a pipe and a shared dict (no server process)");
+    // A pool of two worker processes squares numbers; arguments and results travel
+    // through shmkit's own message queues.
+    let pool = shmkit::Pool::new(2)?;
+    let squares = pool.map(shmkit::task!(square), 0..10u64)?;
+    println!(
+        "   a pool of workers {:?} squared 0..10: {squares:?}",
+        pool.worker_pids()
+    );
+    assert_eq!(squares[9], 81);
+    drop(pool);
+
+    // Two forked children each add an entry to a dict living in a segment.
+    let dict = shmkit::ByteDict::create(&format!("tour-dict-{tag}"), 16, 4096)?;
+    let (parent_end, child_end) = shmkit::Pipe::anonymous(true, 4096)?;
+    let mut children = Vec::new();
+    for i in 1..=2 {
+        let (dict, pipe) = (&dict, &child_end);
+        let p = shmkit::Process::new(move || {
+            let me = format!("I am process {}", std::process::id());
+            dict.insert_value(&format!("child-{i}"), &me)
+                .expect("insert into the dict");
+            if i == 1 {
+                // The first child also answers a question over the duplex pipe.
+                let question: String = pipe.recv().expect("receive a question");
+                pipe.send(&format!("{question} -> 42"))
+                    .expect("send an answer");
+            }
+        })
+        .start()?;
+        children.push(p);
+    }
+    parent_end.send("the answer?")?;
+    let answer: String = parent_end.recv()?;
+    println!("   over the pipe, child 1 answered: {answer}");
+    for c in &children {
+        assert_eq!(c.join()?, 0, "child {} failed", c.pid());
+    }
+    dict.insert_value("parent", &format!("I am process {tag}"))?;
+    let mut items: Vec<(String, String)> = dict.items_values()?;
+    items.sort();
+    for (key, value) in &items {
+        println!("   dict[{key:?}] = {value:?}");
+    }
+    assert_eq!(items.len(), 3);
     Ok(())
 }
