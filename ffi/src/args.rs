@@ -97,6 +97,30 @@ impl<T> Out<T> {
     }
 }
 
+impl Out<usize> {
+    /// Reports a receive into a caller's buffer: the message length on success, the
+    /// size needed on `BufferTooSmall` (whose status is still returned), nothing else
+    /// on other errors.
+    ///
+    /// # Safety
+    /// As [`write`](Self::write).
+    pub unsafe fn write_len(self, got: shmkit_core::Result<usize>) -> Result<(), Failure> {
+        match got {
+            Ok(n) => {
+                // SAFETY: the caller's contract, passed on.
+                unsafe { self.write(n) };
+                Ok(())
+            }
+            Err(e @ shmkit_core::Error::BufferTooSmall { needed, .. }) => {
+                // SAFETY: the caller's contract, passed on.
+                unsafe { self.write(needed) };
+                Err(e.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 /// A C buffer of `len` bytes to read from (`len == 0` accepts any pointer, even NULL).
 ///
 /// # Safety

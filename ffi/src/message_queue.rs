@@ -10,7 +10,7 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-use shmkit_core::{Error, MessageQueue};
+use shmkit_core::MessageQueue;
 
 use crate::args::{self, Out};
 use crate::boundary::Failure;
@@ -203,21 +203,9 @@ unsafe fn get_into(
         Wait::For(t) => q.get_bytes_into_timeout(buf, t),
         Wait::No => q.try_get_bytes_into(buf),
     };
-    match got {
-        Ok(n) => {
-            // SAFETY:
-            // - `out_len` is writable (the caller's contract).
-            unsafe { out_len.write(n) };
-            Ok(())
-        }
-        Err(e @ Error::BufferTooSmall { needed, .. }) => {
-            // SAFETY:
-            // - `out_len` is writable (the caller's contract).
-            unsafe { out_len.write(needed) };
-            Err(e.into())
-        }
-        Err(e) => Err(e.into()),
-    }
+    // SAFETY:
+    // - `out_len` is writable (the caller's contract).
+    unsafe { out_len.write_len(got) }
 }
 
 /// Takes the oldest message into `buf` (`cap` bytes) and writes its length to

@@ -14,7 +14,7 @@
 
 use std::ffi::{c_char, c_void};
 
-use shmkit_core::{Error, Pipe, PipeEnd};
+use shmkit_core::{Pipe, PipeEnd};
 
 use crate::args::{self, Out};
 use crate::handle::{self, impl_handle};
@@ -191,21 +191,9 @@ pub unsafe extern "C" fn shmkit_pipe_recv(
             None => p.recv_bytes_into(buf),
             Some(t) => p.recv_bytes_into_timeout(buf, t),
         };
-        match got {
-            Ok(n) => {
-                // SAFETY:
-                // - `out_len` is writable (the caller's contract).
-                unsafe { out_len.write(n) };
-                Ok(())
-            }
-            Err(e @ Error::BufferTooSmall { needed, .. }) => {
-                // SAFETY:
-                // - `out_len` is writable (the caller's contract).
-                unsafe { out_len.write(needed) };
-                Err(e.into())
-            }
-            Err(e) => Err(e.into()),
-        }
+        // SAFETY:
+        // - `out_len` is writable (the caller's contract).
+        unsafe { out_len.write_len(got) }
     }
 }
 
