@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::exactly_once::{Tally, check_exactly_once, result_segments};
 use shmkit::{Error, MessageQueue, Segment};
 
 const PRODUCERS: u64 = 4;
@@ -41,9 +42,7 @@ fn produce(q: &MessageQueue, p: u64) {
 /// Writes the disorder count, the duplicate count and a bitmap of what it received into
 /// `result`.
 fn consume(q: &MessageQueue, c: usize, result: &Segment) {
-    let mut bits = vec![0u64; (TOTAL as usize).div_ceil(64)];
-    let mut last = [None::<u64>; PRODUCERS as usize];
-    let (mut disorder, mut duplicates) = (0u64, 0u64);
+    let mut tally = Tally::new(PRODUCERS, PER_PRODUCER);
     let mut buf = vec![0u8; MAX_MESSAGE];
     loop {
         // Consumers 0 and 1 get Vecs, 2 and 3 get into a buffer.
@@ -64,21 +63,9 @@ fn consume(q: &MessageQueue, c: usize, result: &Segment) {
         let (p, seq) = (tag >> 32, tag & 0xffff_ffff);
         assert!(p < PRODUCERS && seq < PER_PRODUCER, "phantom {tag:#x}");
         assert_eq!(&buf[..n], &message(p, seq)[..], "message {p}/{seq} torn");
-        if last[p as usize].is_some_and(|l| seq <= l) {
-            disorder += 1;
-        }
-        last[p as usize] = Some(seq);
-        let bit = p * PER_PRODUCER + seq;
-        let (w, b) = ((bit / 64) as usize, bit % 64);
-        if bits[w] & (1 << b) != 0 {
-            duplicates += 1;
-        }
-        bits[w] |= 1 << b;
+        tally.record(p, seq);
     }
-    result.write_at(0, &disorder.to_ne_bytes()).unwrap();
-    result.write_at(8, &duplicates.to_ne_bytes()).unwrap();
-    let bytes: Vec<u8> = bits.iter().flat_map(|w| w.to_ne_bytes()).collect();
-    result.write_at(16, &bytes).unwrap();
+    tally.write_to(result);
 }
 
 #[test]
@@ -94,14 +81,7 @@ fn four_by_four_variable_length_messages_each_exactly_once_in_order() {
     }
     let name = common::unique_name("mq-mpmc");
     let q = MessageQueue::create(&name, 16 * 1024, MAX_MESSAGE).unwrap();
-    let words = (TOTAL as usize).div_ceil(64);
-    let results: Vec<(String, Segment)> = (0..CONSUMERS)
-        .map(|c| {
-            let n = common::unique_name(&format!("mq-mpmc-result{c}"));
-            let s = Segment::create(&n, 16 + words * 8).unwrap();
-            (n, s)
-        })
-        .collect();
+    let results = result_segments("mq-mpmc-result", CONSUMERS, TOTAL);
     let consumers: Vec<_> = (0..CONSUMERS)
         .map(|c| common::spawn_child(TEST, "consumer", &[&name, &c.to_string(), &results[c].0]))
         .collect();
@@ -116,25 +96,7 @@ fn four_by_four_variable_length_messages_each_exactly_once_in_order() {
         common::wait_ok(c, LIMIT);
     }
 
-    let mut union = vec![0u64; words];
-    let mut received = 0u64;
-    for (c, (_, seg)) in results.iter().enumerate() {
-        let mut head = [0u8; 16];
-        seg.read_at(0, &mut head).unwrap();
-        let disorder = u64::from_ne_bytes(head[..8].try_into().unwrap());
-        let duplicates = u64::from_ne_bytes(head[8..].try_into().unwrap());
-        assert_eq!(disorder, 0, "consumer {c} saw a producer out of order");
-        assert_eq!(duplicates, 0, "consumer {c} got a message twice");
-        let mut bytes = vec![0u8; words * 8];
-        seg.read_at(16, &mut bytes).unwrap();
-        for (i, chunk) in bytes.chunks_exact(8).enumerate() {
-            let w = u64::from_ne_bytes(chunk.try_into().unwrap());
-            assert_eq!(union[i] & w, 0, "a message went to two consumers");
-            union[i] |= w;
-            received += u64::from(w.count_ones());
-        }
-    }
-    assert_eq!(received, TOTAL, "messages lost");
+    check_exactly_once(&results, TOTAL);
     let snap = q.snapshot();
     assert_eq!((snap.len, snap.bytes_used), (0, 0));
     assert_eq!((snap.puts, snap.gets, snap.repairs), (TOTAL, TOTAL, 0));

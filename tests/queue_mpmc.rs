@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::exactly_once::{Tally, check_exactly_once, result_segments};
 use shmkit::{GetError, Queue, Segment};
 
 const PRODUCERS: u64 = 4;
@@ -39,27 +40,8 @@ fn produce(q: &Queue<u64>, p: u64) {
 /// bitmap of what it received (one bit per message) into its result segment, and the
 /// count of order violations it saw in the first 8 bytes.
 fn consume(q: &Queue<u64>, c: usize, result: &Segment) {
-    let mut bits = vec![0u64; (TOTAL as usize).div_ceil(64)];
-    let mut last = [None::<u64>; PRODUCERS as usize];
-    let mut disorder = 0u64;
-    let mut duplicates = 0u64;
-    let mut record = |m: u64| {
-        let (p, seq) = ((m >> 32) as usize, m & 0xffff_ffff);
-        assert!(
-            p < PRODUCERS as usize && seq < PER_PRODUCER,
-            "phantom {m:#x}"
-        );
-        if last[p].is_some_and(|l| seq <= l) {
-            disorder += 1;
-        }
-        last[p] = Some(seq);
-        let bit = p as u64 * PER_PRODUCER + seq;
-        let (w, b) = ((bit / 64) as usize, bit % 64);
-        if bits[w] & (1 << b) != 0 {
-            duplicates += 1;
-        }
-        bits[w] |= 1 << b;
-    };
+    let mut tally = Tally::new(PRODUCERS, PER_PRODUCER);
+    let mut record = |m: u64| tally.record(m >> 32, m & 0xffff_ffff);
     if c < 2 {
         loop {
             match q.get() {
@@ -78,10 +60,7 @@ fn consume(q: &Queue<u64>, c: usize, result: &Segment) {
             }
         }
     }
-    result.write_at(0, &disorder.to_ne_bytes()).unwrap();
-    result.write_at(8, &duplicates.to_ne_bytes()).unwrap();
-    let bytes: Vec<u8> = bits.iter().flat_map(|w| w.to_ne_bytes()).collect();
-    result.write_at(16, &bytes).unwrap();
+    tally.write_to(result);
 }
 
 #[test]
@@ -97,14 +76,7 @@ fn four_by_four_million_messages_each_exactly_once_in_order() {
     }
     let name = common::unique_name("q-mpmc");
     let q = Queue::<u64>::create(&name, 1024).unwrap();
-    let words = (TOTAL as usize).div_ceil(64);
-    let results: Vec<(String, Segment)> = (0..CONSUMERS)
-        .map(|c| {
-            let n = common::unique_name(&format!("q-mpmc-result{c}"));
-            let s = Segment::create(&n, 16 + words * 8).unwrap();
-            (n, s)
-        })
-        .collect();
+    let results = result_segments("q-mpmc-result", CONSUMERS, TOTAL);
     let consumers: Vec<_> = (0..CONSUMERS)
         .map(|c| common::spawn_child(TEST, "consumer", &[&name, &c.to_string(), &results[c].0]))
         .collect();
@@ -119,28 +91,7 @@ fn four_by_four_million_messages_each_exactly_once_in_order() {
         common::wait_ok(c, LIMIT);
     }
 
-    let mut union = vec![0u64; words];
-    let mut received = 0u64;
-    for (c, (_, seg)) in results.iter().enumerate() {
-        let mut head = [0u8; 16];
-        seg.read_at(0, &mut head).unwrap();
-        let disorder = u64::from_ne_bytes(head[..8].try_into().unwrap());
-        let duplicates = u64::from_ne_bytes(head[8..].try_into().unwrap());
-        assert_eq!(
-            disorder, 0,
-            "consumer {c} saw a producer's messages out of order"
-        );
-        assert_eq!(duplicates, 0, "consumer {c} got a message twice");
-        let mut bytes = vec![0u8; words * 8];
-        seg.read_at(16, &mut bytes).unwrap();
-        for (i, chunk) in bytes.chunks_exact(8).enumerate() {
-            let w = u64::from_ne_bytes(chunk.try_into().unwrap());
-            assert_eq!(union[i] & w, 0, "a message went to two consumers");
-            union[i] |= w;
-            received += u64::from(w.count_ones());
-        }
-    }
-    assert_eq!(received, TOTAL, "messages lost");
+    check_exactly_once(&results, TOTAL);
     let snap = q.snapshot();
     assert_eq!(snap.len, 0);
     assert_eq!(snap.skipped_dead_producers + snap.dropped_dead_consumers, 0);

@@ -16,6 +16,8 @@
 //! ```
 #![allow(dead_code)]
 
+pub mod exactly_once;
+
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
