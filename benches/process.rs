@@ -3,8 +3,9 @@
 //! docs/BENCHMARKS.md.
 //!
 //! - Start + join latency of a child that returns at once: shmkit fork, shmkit spawn
-//!   (re-executes this binary), `std::process::Command` of this same binary (which exits
-//!   at the top of `main`), Python's `Process` with the fork and spawn contexts.
+//!   (re-executes this binary), the kernel's floor (a bare `fork`, `_exit`, `waitpid`),
+//!   `std::process::Command` of this same binary (which exits at the top of `main`),
+//!   Python's `Process` with the fork and spawn contexts.
 //! - `Pool::map` of a trivial function (`x * 2`) over 100,000 integers on 2 workers,
 //!   with Python's default chunk size for that case (12,500), beside Python's
 //!   `Pool(2).map(f, range(100000), chunksize=12500)`; pools already started.
@@ -42,6 +43,22 @@ fn time_n(n: usize, mut f: impl FnMut()) -> Duration {
             })
             .collect(),
     )
+}
+
+/// Medians of `a` and `b`, timed `n` times each in alternation.
+fn time_pair(n: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (Duration, Duration) {
+    a();
+    b();
+    let (mut ta, mut tb) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n {
+        let t = Instant::now();
+        a();
+        ta.push(t.elapsed());
+        let t = Instant::now();
+        b();
+        tb.push(t.elapsed());
+    }
+    (median(ta), median(tb))
 }
 
 fn us(d: Duration) -> f64 {
@@ -97,10 +114,6 @@ fn main() {
         return;
     }
     // `cargo bench` passes `--bench`; nothing else is expected.
-    let fork = time_n(200, || {
-        let p = Process::new(|| {}).start().unwrap();
-        assert_eq!(p.join().unwrap(), 0);
-    });
     let spawn = time_n(50, || {
         let p = Process::task(shmkit::task!(nothing), ())
             .start_method(StartMethod::Spawn)
@@ -108,6 +121,29 @@ fn main() {
             .unwrap();
         assert_eq!(p.join().unwrap(), 0);
     });
+    // shmkit's fork beside the kernel's floor (fork, `_exit` at once in the child, the
+    // parent's blocking `waitpid`, nothing else), alternating so that both see the same
+    // machine.
+    let (fork, raw_fork) = time_pair(
+        200,
+        || {
+            let p = Process::new(|| {}).start().unwrap();
+            assert_eq!(p.join().unwrap(), 0);
+        },
+        || {
+            // SAFETY: the child calls only `_exit` (async-signal-safe) and never
+            // returns; the parent reaps it with `waitpid` on its own pid.
+            unsafe {
+                let pid = libc::fork();
+                assert!(pid >= 0, "fork failed");
+                if pid == 0 {
+                    libc::_exit(0);
+                }
+                let mut status = 0;
+                assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+            }
+        },
+    );
     let exe = std::env::current_exe().unwrap();
     let command = time_n(50, || {
         let s = Command::new(&exe).arg(EXIT_NOW).status().unwrap();
@@ -153,6 +189,11 @@ fn main() {
         ratio(spawn, py.as_ref().map(|p| p.spawn))
     );
     println!(
+        "| floor: `fork` + `_exit` + blocking `waitpid`, nothing else | {:.0} µs | {} (vs Python fork) |",
+        us(raw_fork),
+        ratio(raw_fork, py.as_ref().map(|p| p.fork))
+    );
+    println!(
         "| `std::process::Command` of the same binary | {:.0} µs | |",
         us(command)
     );
@@ -167,7 +208,8 @@ fn main() {
         );
     }
     println!(
-        "\nshmkit spawn ÷ `Command` of the same binary: {:.2}",
+        "\nshmkit fork ÷ the fork floor: {:.2}; shmkit spawn ÷ `Command` of the same binary: {:.2}",
+        us(fork) / us(raw_fork),
         us(spawn) / us(command)
     );
     println!("\n### Pool map, {ITEMS} trivial tasks, 2 workers, chunksize {CHUNKSIZE} (median)\n");

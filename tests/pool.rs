@@ -91,6 +91,86 @@ fn map_over_10000_items_equals_the_sequential_result_in_order() {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Order {
+    id: u32,
+    customer: String,
+    lines: Vec<(String, u16, f64)>,
+    note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Verdict {
+    Empty,
+    Total { id: u32, sum: f64, shout: String },
+    TooBig(u32),
+}
+
+fn judge(o: Order) -> Verdict {
+    if o.lines.is_empty() {
+        return Verdict::Empty;
+    }
+    let sum: f64 = o.lines.iter().map(|(_, n, p)| f64::from(*n) * p).sum();
+    if sum > 1000.0 {
+        return Verdict::TooBig(o.id);
+    }
+    Verdict::Total {
+        id: o.id,
+        sum,
+        shout: o.note.unwrap_or_default().to_uppercase() + &o.customer,
+    }
+}
+
+/// Structs, strings, options and enums make the trip (the pool's wire format), and an
+/// iterator without a known length works with and without a chunk size.
+#[test]
+fn map_takes_any_serde_type_and_any_iterator() {
+    for m in METHODS {
+        let p = pool(m, 2);
+        let orders: Vec<Order> = (0..300u32)
+            .map(|i| Order {
+                id: i,
+                customer: format!("cüstomer {i}"),
+                lines: (0..i % 5)
+                    .map(|j| (format!("item {j}"), (i % 7 + j) as u16, f64::from(i) * 1.5))
+                    .collect(),
+                note: (i % 3 == 0).then(|| format!("note {i}")),
+            })
+            .collect();
+        let want: Vec<Verdict> = orders.iter().cloned().map(judge).collect();
+        assert!(want.iter().any(|v| matches!(v, Verdict::Empty)));
+        assert!(want.iter().any(|v| matches!(v, Verdict::TooBig(_))));
+        assert!(want.iter().any(|v| matches!(v, Verdict::Total { .. })));
+        assert_eq!(
+            p.map(shmkit::task!(judge), orders.clone()).unwrap(),
+            want,
+            "{m:?}"
+        );
+        for chunksize in [1, 16, 1000] {
+            assert_eq!(
+                p.map_chunked(shmkit::task!(judge), orders.iter().cloned(), chunksize)
+                    .unwrap(),
+                want,
+                "{m:?} chunksize {chunksize}"
+            );
+        }
+        // No exact length: the default chunk size collects first; a given one streams.
+        let odd = || (0..2001i64).filter(|x| x % 2 == 1);
+        let want: Vec<i64> = odd().map(square).collect();
+        assert_eq!(p.map(shmkit::task!(square), odd()).unwrap(), want, "{m:?}");
+        assert_eq!(
+            p.map_chunked(shmkit::task!(square), odd(), 77).unwrap(),
+            want,
+            "{m:?}"
+        );
+        assert_eq!(
+            p.map_chunked(shmkit::task!(square), odd().take(0), 5)
+                .unwrap(),
+            Vec::<i64>::new()
+        );
+    }
+}
+
 #[test]
 fn imap_is_ordered_and_imap_unordered_yields_each_result_once() {
     for m in METHODS {
@@ -290,6 +370,12 @@ fn close_join_terminate_and_no_zombies() {
             p.apply(shmkit::task!(square), 1),
             Err(Error::InvalidArgument(_))
         ));
+        for items in [vec![1, 2, 3], vec![]] {
+            assert!(matches!(
+                p.map(shmkit::task!(square), items),
+                Err(Error::InvalidArgument(_))
+            ));
+        }
         p.join().unwrap();
         // join waited for the queued work.
         assert_eq!(r.get().unwrap().len(), 1000);

@@ -115,10 +115,10 @@
 //! may run on, like Python's `os.process_cpu_count()`), [`active_children`].
 
 mod child;
-mod codec;
 pub mod pool;
 mod registry;
 mod task;
+mod wire;
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 

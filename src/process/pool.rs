@@ -19,7 +19,8 @@
 //! A pool runs [`Task`]s: functions of one argument registered by name with
 //! [`task!`](crate::task). The same API serves both start methods: the worker looks the
 //! function up by name (registered in every process that runs the binary), and the
-//! argument and result travel serialized with postcard. Closures are not accepted, even
+//! arguments and results travel in a fixed-width serde format (numbers as their
+//! little-endian bytes, so a chunk of numbers costs about a `memcpy`). Closures are not accepted, even
 //! by a forked pool, because workers are started before the closures exist (Python's fork
 //! pool pickles its functions by name too); pass the data a closure would capture in the
 //! argument instead.
@@ -57,6 +58,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::task::{ChunkOut, Task, lookup, panic_message};
+use super::wire;
 use super::{Process, StartMethod};
 use crate::MessageQueue;
 use crate::error::{Error, Result};
@@ -437,8 +439,9 @@ impl Pool {
         self.map_sync(task, items, Some(chunksize))
     }
 
-    /// The synchronous map: the caller's thread decodes each chunk's results straight
-    /// into the output as the chunks arrive, in order.
+    /// The synchronous map: chunks are encoded straight from the iterator (no copy of
+    /// the items is collected first), and the caller's thread decodes each chunk's
+    /// results into the output as the chunks arrive, in order.
     fn map_sync<A, R>(
         &self,
         task: Task<A, R>,
@@ -449,27 +452,50 @@ impl Pool {
         A: Serialize,
         R: DeserializeOwned,
     {
-        let items: Vec<A> = items.into_iter().collect();
+        if lock(&self.shared).phase != Phase::Running {
+            return Err(closed_pool());
+        }
+        let mut items = items.into_iter();
+        // The default chunk size needs the length: a known one, or collect (as Python
+        // makes a list of an iterable without `len`).
+        let (mut collected, len) = match (chunksize, items.size_hint()) {
+            (Some(_), (lo, _)) => (None, lo),
+            (None, (lo, Some(hi))) if lo == hi => (None, lo),
+            (None, _) => {
+                let v: Vec<A> = items.by_ref().collect();
+                let n = v.len();
+                (Some(v.into_iter()), n)
+            }
+        };
         let chunksize = chunksize
-            .unwrap_or_else(|| default_chunksize(items.len(), self.size))
+            .unwrap_or_else(|| default_chunksize(len, self.size))
             .max(1);
-        let n_chunks = items.len().div_ceil(chunksize);
         let sink = Arc::new(RawSink {
-            chunks: Mutex::new((0..n_chunks).map(|_| None).collect()),
+            chunks: Mutex::new(Vec::new()),
             cv: Condvar::new(),
         });
-        self.submit(
-            task.entry().name(),
-            &items,
-            chunksize,
-            Arc::clone(&sink) as _,
-        )?;
-        let mut all = Vec::with_capacity(items.len());
-        drop(items);
+        let name = task.entry().name();
+        let mut part: Vec<A> = Vec::with_capacity(chunksize.min(len.max(1)));
+        let mut n_chunks = 0;
+        loop {
+            part.clear();
+            match &mut collected {
+                Some(v) => part.extend(v.by_ref().take(chunksize)),
+                None => part.extend(items.by_ref().take(chunksize)),
+            }
+            if part.is_empty() {
+                break;
+            }
+            self.submit_chunk(name, &part, n_chunks, &(Arc::clone(&sink) as _))?;
+            n_chunks += 1;
+        }
+        drop(part);
+        let mut all = Vec::with_capacity(len);
         for i in 0..n_chunks {
             let bytes = sink.take(i)?;
-            let mut de = postcard::Deserializer::from_bytes(&bytes);
+            let mut de = wire::Decoder::new(&bytes);
             let errors = serde::de::DeserializeSeed::deserialize(ChunkInto(&mut all), &mut de)
+                .and_then(|errors| de.end().map(|()| errors))
                 .map_err(|e| Error::Codec(e.to_string()))?;
             if let Some((_, msg)) = errors.into_iter().next() {
                 return Err(Error::Panicked(msg));
@@ -666,40 +692,49 @@ impl Pool {
         }
         let mut chunks = items.chunks(chunksize.max(1)).enumerate();
         while let Some((chunk, part)) = chunks.next() {
-            let frame = encode_frame(task, part);
-            let mut st = lock(&self.shared);
-            let frame = match frame {
-                Ok(f) if st.phase == Phase::Running => f,
-                other => {
-                    drop(st);
-                    // This chunk and the ones after it fail with the same error.
-                    let e = other.err().unwrap_or_else(closed_pool);
-                    let again = |e: &Error| match e {
-                        Error::Codec(m) => Error::Codec(m.clone()),
-                        _ => closed_pool(),
-                    };
-                    for (c, _) in chunks {
-                        sink.deliver(c, Err(again(&e)));
-                    }
-                    sink.deliver(chunk, Err(e));
-                    return Ok(());
+            if let Err(e) = self.submit_chunk(task, part, chunk, &sink) {
+                // This chunk and the ones after it fail with the same error.
+                let again = |e: &Error| match e {
+                    Error::Codec(m) => Error::Codec(m.clone()),
+                    _ => closed_pool(),
+                };
+                for (c, _) in chunks {
+                    sink.deliver(c, Err(again(&e)));
                 }
-            };
-            let mut frame = frame;
-            let id = st.next_job;
-            st.next_job += 1;
-            frame[0..8].copy_from_slice(&id.to_le_bytes());
-            st.pending.push_back(Job {
-                id,
-                frame,
-                sink: Arc::clone(&sink),
-                chunk,
-            });
-            st.unfinished += 1;
-            let failed = dispatch(&mut st);
-            drop(st);
-            deliver_all(&self.shared, failed);
+                sink.deliver(chunk, Err(e));
+                return Ok(());
+            }
         }
+        Ok(())
+    }
+
+    /// Encodes one chunk and queues it (a worker with room gets it at once). An error
+    /// (encoding, or the pool closed meanwhile) is returned, not delivered.
+    fn submit_chunk<A: Serialize>(
+        &self,
+        task: &str,
+        part: &[A],
+        chunk: usize,
+        sink: &Arc<dyn Sink>,
+    ) -> Result<()> {
+        let mut frame = encode_frame(task, part)?;
+        let mut st = lock(&self.shared);
+        if st.phase != Phase::Running {
+            return Err(closed_pool());
+        }
+        let id = st.next_job;
+        st.next_job += 1;
+        frame[0..8].copy_from_slice(&id.to_le_bytes());
+        st.pending.push_back(Job {
+            id,
+            frame,
+            sink: Arc::clone(sink),
+            chunk,
+        });
+        st.unfinished += 1;
+        let failed = dispatch(&mut st);
+        drop(st);
+        deliver_all(&self.shared, failed);
         Ok(())
     }
 
@@ -815,11 +850,12 @@ fn closed_pool() -> Error {
 
 /// A request: job id (filled in when queued), task name, the chunk's arguments.
 fn encode_frame<A: Serialize>(task: &str, items: &[A]) -> Result<Vec<u8>> {
-    let mut frame = Vec::with_capacity(REQUEST_HEADER + task.len() + items.len() * 4 + 8);
+    let mut frame =
+        Vec::with_capacity(REQUEST_HEADER + task.len() + std::mem::size_of_val(items) + 8);
     frame.extend_from_slice(&0u64.to_le_bytes());
     frame.extend_from_slice(&(task.len() as u16).to_le_bytes());
     frame.extend_from_slice(task.as_bytes());
-    super::codec::encode_into(items, frame).map_err(|e| Error::Codec(e.to_string()))
+    wire::encode_into(items, frame).map_err(|e| Error::Codec(e.to_string()))
 }
 
 /// Starts the worker for `slot` with a fresh task queue.
@@ -1363,7 +1399,7 @@ impl<T> AsyncResult<T> {
 /// Decodes a chunk's results: the values of the items that succeeded, in order, and
 /// the (index, panic message) of those that failed.
 fn decode_chunk<R: DeserializeOwned>(bytes: &[u8]) -> Result<ChunkOut<R>> {
-    postcard::from_bytes(bytes).map_err(|e| Error::Codec(e.to_string()))
+    wire::decode(bytes).map_err(|e| Error::Codec(e.to_string()))
 }
 
 /// A chunk's results item by item.
@@ -1401,26 +1437,21 @@ impl<R: DeserializeOwned + Send> Sink for OneSink<R> {
     }
 }
 
-/// Keeps each chunk's encoded results for [`Pool::map_sync`] to decode.
+/// Keeps each chunk's encoded results for [`Pool::map_sync`] to decode (chunk numbers
+/// are known as they are submitted: the list grows).
 struct RawSink {
     chunks: Mutex<Vec<Option<Result<Vec<u8>>>>>,
     cv: Condvar,
 }
 
 impl RawSink {
-    /// Waits for chunk `i` and takes its bytes.
+    /// Waits for chunk `i` (which was submitted) and takes its outcome.
     fn take(&self, i: usize) -> Result<Vec<u8>> {
         let mut c = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            match c.get_mut(i).map(Option::take) {
-                Some(Some(outcome)) => return outcome,
-                Some(None) => c = self.cv.wait(c).unwrap_or_else(|e| e.into_inner()),
-                None => {
-                    return Err(Error::OutOfBounds {
-                        index: i,
-                        len: c.len(),
-                    });
-                }
+            match c.get_mut(i).and_then(Option::take) {
+                Some(outcome) => return outcome,
+                None => c = self.cv.wait(c).unwrap_or_else(|e| e.into_inner()),
             }
         }
     }
@@ -1429,9 +1460,10 @@ impl RawSink {
 impl Sink for RawSink {
     fn deliver(&self, chunk: usize, outcome: Result<Vec<u8>>) {
         let mut c = self.chunks.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(slot) = c.get_mut(chunk) {
-            *slot = Some(outcome);
+        if c.len() <= chunk {
+            c.resize_with(chunk + 1, || None);
         }
+        c[chunk] = Some(outcome);
         drop(c);
         self.cv.notify_all();
     }
@@ -1687,7 +1719,7 @@ mod tests {
             let _ = decode_results::<u64>(&bytes);
             let _ = decode_results::<String>(&bytes);
             let mut out: Vec<u64> = Vec::new();
-            let mut de = postcard::Deserializer::from_bytes(&bytes);
+            let mut de = wire::Decoder::new(&bytes);
             let _ = serde::de::DeserializeSeed::deserialize(ChunkInto(&mut out), &mut de);
         }
 
@@ -1695,20 +1727,10 @@ mod tests {
         /// an allocation of the claimed size.
         #[test]
         fn chunk_lengths_from_another_process_are_not_trusted(n in any::<u32>()) {
-            let mut bytes = Vec::new();
-            let mut v = n as u64;
-            loop {
-                let b = (v & 0x7f) as u8;
-                v >>= 7;
-                if v == 0 {
-                    bytes.push(b);
-                    break;
-                }
-                bytes.push(b | 0x80);
-            }
+            let mut bytes = u64::from(n).to_le_bytes().to_vec();
             bytes.extend_from_slice(&[1, 2, 3]);
             let mut out: Vec<u64> = Vec::new();
-            let mut de = postcard::Deserializer::from_bytes(&bytes);
+            let mut de = wire::Decoder::new(&bytes);
             let r = serde::de::DeserializeSeed::deserialize(ChunkInto(&mut out), &mut de);
             prop_assert!(n <= 3 || r.is_err());
             prop_assert!(out.capacity() <= (1 << 16) + 16);

@@ -80,8 +80,9 @@ impl std::fmt::Debug for TaskEntry {
 /// assert!(t.name().contains("square"));
 /// ```
 ///
-/// `A` travels to the child serialized with postcard, and so does `R` back from a pool
-/// worker; both are serde types.
+/// Both are serde types: `A` travels to a spawned child serialized with postcard; a
+/// pool's arguments and results travel in its own fixed-width format, which encodes and
+/// decodes numbers at close to `memcpy` speed.
 pub struct Task<A, R = ()> {
     entry: &'static TaskEntry,
     f: fn(A) -> R,
@@ -266,7 +267,7 @@ pub fn __call_chunk<A: DeserializeOwned, R: Serialize>(
     args: &[u8],
     mut buf: Vec<u8>,
 ) -> Result<Vec<u8>, String> {
-    let items: Vec<A> = postcard::from_bytes(args)
+    let items: Vec<A> = super::wire::decode(args)
         .map_err(|e| format!("cannot decode the arguments of the task: {e}"))?;
     let mut out = ChunkOut {
         values: Vec::with_capacity(items.len()),
@@ -278,8 +279,8 @@ pub fn __call_chunk<A: DeserializeOwned, R: Serialize>(
             Err(p) => out.errors.push((i as u32, panic_message(&*p))),
         }
     }
-    buf.reserve(out.values.len() * 4 + 16);
-    super::codec::encode_into(&out, buf)
+    buf.reserve(out.values.len() * std::mem::size_of::<R>() + 16);
+    super::wire::encode_into(&out, buf)
         .map_err(|e| format!("cannot encode the task's results: {e}"))
 }
 
@@ -292,11 +293,11 @@ mod tests {
         u64::from(x / 2) << 40
     }
 
-    /// The streaming encoder writes exactly what postcard writes for a `ChunkOut`.
+    /// A chunk's reply is the wire encoding of a `ChunkOut`, after what the buffer held.
     #[test]
     fn call_chunk_writes_a_chunk_out() {
         std::panic::set_hook(Box::new(|_| {}));
-        let args = postcard::to_allocvec(&[0u32, 2, 3, 4, 300_000][..]).unwrap();
+        let args = super::super::wire::encode(&[0u32, 2, 3, 4, 300_000][..]).unwrap();
         let got = __call_chunk(half, &args, b"head".to_vec()).unwrap();
         let _ = std::panic::take_hook();
         let want = ChunkOut {
@@ -304,7 +305,7 @@ mod tests {
             errors: vec![(2u32, "odd 3".to_string())],
         };
         assert_eq!(&got[..4], b"head");
-        assert_eq!(got[4..], postcard::to_allocvec(&want).unwrap()[..]);
+        assert_eq!(got[4..], super::super::wire::encode(&want).unwrap()[..]);
         assert!(__call_chunk(half, &[0xff, 0xff], Vec::new()).is_err());
     }
 }
