@@ -119,26 +119,65 @@ impl TypeDesc {
 /// How many distinct names [`TypeDesc::runtime`] interns per process.
 pub const MAX_RUNTIME_TYPE_NAMES: usize = 4096;
 
+/// One interned name: a node of a lock-free, grow-only list of leaked nodes.
+struct Interned {
+    name: &'static str,
+    next: *const Interned,
+}
+
+/// Interns `name` for the life of the process. Lock-free, so a child forked while
+/// another thread of the parent was in here can still use it (a lock held at the fork
+/// would stay held forever in the child).
 fn intern(name: &str) -> crate::Result<&'static str> {
-    use std::collections::HashSet;
-    use std::sync::{Mutex, OnceLock};
-    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    let mut names = NAMES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if let Some(&known) = names.get(name) {
+    use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+    static HEAD: AtomicPtr<Interned> = AtomicPtr::new(std::ptr::null_mut());
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+    /// The node named `name` among those reachable from `from`.
+    fn find(mut p: *const Interned, name: &str) -> Option<&'static str> {
+        while !p.is_null() {
+            // SAFETY: every pointer in the list (HEAD and each `next`) comes from
+            // Box::leak of a node that is never freed nor changed after it is published
+            // by the compare-and-swap below (Release, read here after an Acquire load).
+            let node: &'static Interned = unsafe { &*p };
+            if node.name == name {
+                return Some(node.name);
+            }
+            p = node.next;
+        }
+        None
+    }
+
+    let mut head = HEAD.load(Ordering::Acquire);
+    if let Some(known) = find(head, name) {
         return Ok(known);
     }
-    if names.len() >= MAX_RUNTIME_TYPE_NAMES {
+    // Bounded: MAX_RUNTIME_TYPE_NAMES names of at most 63 bytes each (a race between two
+    // threads interning the same new name may leak one extra node).
+    if COUNT.fetch_add(1, Ordering::Relaxed) >= MAX_RUNTIME_TYPE_NAMES {
+        COUNT.fetch_sub(1, Ordering::Relaxed);
         return Err(crate::Error::InvalidArgument(format!(
             "more than {MAX_RUNTIME_TYPE_NAMES} distinct runtime type names in one process"
         )));
     }
-    // Bounded by MAX_RUNTIME_TYPE_NAMES names of at most 63 bytes each.
-    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
-    names.insert(leaked);
-    Ok(leaked)
+    let node: &'static mut Interned = Box::leak(Box::new(Interned {
+        name: Box::leak(name.to_owned().into_boxed_str()),
+        next: head,
+    }));
+    loop {
+        match HEAD.compare_exchange(head, &mut *node, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Ok(node.name),
+            Err(now) => {
+                // Someone else pushed meanwhile: maybe this very name.
+                if let Some(known) = find(now, name) {
+                    COUNT.fetch_sub(1, Ordering::Relaxed);
+                    return Ok(known);
+                }
+                head = now;
+                node.next = now;
+            }
+        }
+    }
 }
 
 impl fmt::Display for TypeDesc {
@@ -244,4 +283,39 @@ macro_rules! atomic_ints {
 atomic_ints! {
     i8 => AtomicI8, i16 => AtomicI16, i32 => AtomicI32, i64 => AtomicI64,
     u8 => AtomicU8, u16 => AtomicU16, u32 => AtomicU32, u64 => AtomicU64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::intern;
+
+    /// Threads racing to intern the same new names all get the same `&'static str`.
+    #[test]
+    fn racing_threads_intern_one_copy_of_each_name() {
+        let names: Vec<String> = (0..64).map(|i| format!("intern-race-{i}")).collect();
+        let results: Vec<Vec<&'static str>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|t| {
+                    let names = &names;
+                    s.spawn(move || {
+                        // Each thread walks the names in its own order.
+                        (0..names.len())
+                            .map(|i| intern(&names[(i * (2 * t + 1)) % names.len()]).unwrap())
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (t, got) in results.iter().enumerate() {
+            for (i, s) in got.iter().enumerate() {
+                let name = &names[(i * (2 * t + 1)) % names.len()];
+                assert_eq!(s, name);
+                assert!(
+                    std::ptr::eq(*s, intern(name).unwrap()),
+                    "{name} interned twice"
+                );
+            }
+        }
+    }
 }
