@@ -475,21 +475,29 @@ impl Pool {
             cv: Condvar::new(),
         });
         let name = task.entry().name();
-        let mut part: Vec<A> = Vec::with_capacity(chunksize.min(len.max(1)));
         let mut n_chunks = 0;
         loop {
-            part.clear();
-            match &mut collected {
-                Some(v) => part.extend(v.by_ref().take(chunksize)),
-                None => part.extend(items.by_ref().take(chunksize)),
-            }
-            if part.is_empty() {
+            let chunk = match &mut collected {
+                Some(v) => {
+                    encode_frame(name, v.by_ref().take(chunksize), chunksize, size_of::<A>())
+                }
+                None => encode_frame(
+                    name,
+                    items.by_ref().take(chunksize),
+                    chunksize,
+                    size_of::<A>(),
+                ),
+            };
+            if matches!(chunk, Ok(None)) {
                 break;
             }
-            self.submit_chunk(name, &part, n_chunks, &(Arc::clone(&sink) as _))?;
+            self.submit_chunk(
+                chunk.map(Option::unwrap_or_default),
+                n_chunks,
+                &(Arc::clone(&sink) as _),
+            )?;
             n_chunks += 1;
         }
-        drop(part);
         let mut all = Vec::with_capacity(len);
         for i in 0..n_chunks {
             let bytes = sink.take(i)?;
@@ -690,9 +698,12 @@ impl Pool {
         if lock(&self.shared).phase != Phase::Running {
             return Err(closed_pool());
         }
-        let mut chunks = items.chunks(chunksize.max(1)).enumerate();
+        let chunksize = chunksize.max(1);
+        let mut chunks = items.chunks(chunksize).enumerate();
         while let Some((chunk, part)) = chunks.next() {
-            if let Err(e) = self.submit_chunk(task, part, chunk, &sink) {
+            let frame = encode_frame(task, part.iter(), chunksize, size_of::<A>())
+                .map(Option::unwrap_or_default);
+            if let Err(e) = self.submit_chunk(frame, chunk, &sink) {
                 // This chunk and the ones after it fail with the same error.
                 let again = |e: &Error| match e {
                     Error::Codec(m) => Error::Codec(m.clone()),
@@ -708,16 +719,15 @@ impl Pool {
         Ok(())
     }
 
-    /// Encodes one chunk and queues it (a worker with room gets it at once). An error
-    /// (encoding, or the pool closed meanwhile) is returned, not delivered.
-    fn submit_chunk<A: Serialize>(
+    /// Queues one encoded chunk (a worker with room gets it at once). An error (the
+    /// encoding's, or the pool closed meanwhile) is returned, not delivered.
+    fn submit_chunk(
         &self,
-        task: &str,
-        part: &[A],
+        frame: Result<Vec<u8>>,
         chunk: usize,
         sink: &Arc<dyn Sink>,
     ) -> Result<()> {
-        let mut frame = encode_frame(task, part)?;
+        let mut frame = frame?;
         let mut st = lock(&self.shared);
         if st.phase != Phase::Running {
             return Err(closed_pool());
@@ -848,14 +858,33 @@ fn closed_pool() -> Error {
     Error::InvalidArgument("the pool is closed (close, join or terminate was called)".into())
 }
 
-/// A request: job id (filled in when queued), task name, the chunk's arguments.
-fn encode_frame<A: Serialize>(task: &str, items: &[A]) -> Result<Vec<u8>> {
-    let mut frame =
-        Vec::with_capacity(REQUEST_HEADER + task.len() + std::mem::size_of_val(items) + 8);
+/// A request: job id (filled in when queued), task name, the chunk's arguments (at most
+/// `max` items of about `item_size` bytes taken from `items`). `None` when `items` had
+/// none.
+fn encode_frame<T: Serialize>(
+    task: &str,
+    items: impl Iterator<Item = T>,
+    max: usize,
+    item_size: usize,
+) -> Result<Option<Vec<u8>>> {
+    let mut frame = Vec::with_capacity(
+        REQUEST_HEADER + task.len() + 8 + max.saturating_mul(item_size).min(1 << 24),
+    );
     frame.extend_from_slice(&0u64.to_le_bytes());
     frame.extend_from_slice(&(task.len() as u16).to_le_bytes());
     frame.extend_from_slice(task.as_bytes());
-    wire::encode_into(items, frame).map_err(|e| Error::Codec(e.to_string()))
+    let mut enc = wire::Encoder::new(frame);
+    let at = enc.begin_seq();
+    let mut n = 0;
+    for item in items {
+        enc.put(&item).map_err(|e| Error::Codec(e.to_string()))?;
+        n += 1;
+    }
+    if n == 0 {
+        return Ok(None);
+    }
+    enc.end_seq(at, n);
+    Ok(Some(enc.out))
 }
 
 /// Starts the worker for `slot` with a fresh task queue.

@@ -261,27 +261,40 @@ pub(crate) struct ChunkOut<R> {
     pub errors: Vec<(u32, String)>,
 }
 
+/// Runs a chunk item by item as its arguments are decoded, encoding each result as it
+/// comes: the reply is the encoding of a [`ChunkOut`] appended to `buf`.
 #[doc(hidden)]
 pub fn __call_chunk<A: DeserializeOwned, R: Serialize>(
     f: fn(A) -> R,
     args: &[u8],
-    mut buf: Vec<u8>,
+    buf: Vec<u8>,
 ) -> Result<Vec<u8>, String> {
-    let items: Vec<A> = super::wire::decode(args)
-        .map_err(|e| format!("cannot decode the arguments of the task: {e}"))?;
-    let mut out = ChunkOut {
-        values: Vec::with_capacity(items.len()),
-        errors: Vec::new(),
-    };
-    for (i, a) in items.into_iter().enumerate() {
+    let bad_args =
+        |e: super::wire::WireError| format!("cannot decode the arguments of the task: {e}");
+    let mut de = super::wire::Decoder::new(args);
+    let n = de.count().map_err(bad_args)?;
+    let mut enc = super::wire::Encoder::new(buf);
+    enc.out
+        .reserve(n.saturating_mul(std::mem::size_of::<R>()).min(1 << 24) + 16);
+    let at = enc.begin_seq();
+    let mut values = 0;
+    let mut errors: Vec<(u32, String)> = Vec::new();
+    for i in 0..n {
+        let a: A = de.value().map_err(bad_args)?;
         match catch_unwind(AssertUnwindSafe(|| f(a))) {
-            Ok(r) => out.values.push(r),
-            Err(p) => out.errors.push((i as u32, panic_message(&*p))),
+            Ok(r) => {
+                enc.put(&r)
+                    .map_err(|e| format!("cannot encode the task's results: {e}"))?;
+                values += 1;
+            }
+            Err(p) => errors.push((i as u32, panic_message(&*p))),
         }
     }
-    buf.reserve(out.values.len() * std::mem::size_of::<R>() + 16);
-    super::wire::encode_into(&out, buf)
-        .map_err(|e| format!("cannot encode the task's results: {e}"))
+    de.end().map_err(bad_args)?;
+    enc.end_seq(at, values);
+    enc.put(&errors)
+        .map_err(|e| format!("cannot encode the task's results: {e}"))?;
+    Ok(enc.out)
 }
 
 #[cfg(test)]

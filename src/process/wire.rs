@@ -68,9 +68,10 @@ fn error(msg: &str) -> WireError {
 // ---- encoding ----
 
 /// Appends the encoding of `value` to `out`.
+#[cfg(test)]
 pub(crate) fn encode_into<T: Serialize + ?Sized>(value: &T, out: Vec<u8>) -> Result<Vec<u8>> {
     let mut s = Encoder { out };
-    value.serialize(&mut s)?;
+    s.put(value)?;
     Ok(s.out)
 }
 
@@ -80,11 +81,35 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     encode_into(value, Vec::new())
 }
 
-struct Encoder {
-    out: Vec<u8>,
+/// Writes values one after another into a byte vector; a sequence can be written item
+/// by item as they come ([`Encoder::begin_seq`], [`Encoder::end_seq`]).
+pub(crate) struct Encoder {
+    pub(crate) out: Vec<u8>,
 }
 
 impl Encoder {
+    /// Appends to `out`.
+    pub(crate) fn new(out: Vec<u8>) -> Self {
+        Encoder { out }
+    }
+
+    /// Appends the encoding of `value`.
+    #[inline]
+    pub(crate) fn put<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        value.serialize(&mut *self)
+    }
+
+    /// Starts a sequence whose length is not known yet; returns where the length goes.
+    pub(crate) fn begin_seq(&mut self) -> usize {
+        self.len(0);
+        self.out.len() - 8
+    }
+
+    /// Ends the sequence started at `at` with `count` elements.
+    pub(crate) fn end_seq(&mut self, at: usize, count: usize) {
+        self.out[at..at + 8].copy_from_slice(&(count as u64).to_le_bytes());
+    }
+
     #[inline]
     fn len(&mut self, n: usize) {
         self.out.extend_from_slice(&(n as u64).to_le_bytes());
@@ -93,7 +118,7 @@ impl Encoder {
 
 /// A sequence or map being written: where its length goes when it was not known in
 /// advance, and how many elements it got.
-struct Compound<'a> {
+pub(crate) struct Compound<'a> {
     enc: &'a mut Encoder,
     patch: Option<usize>,
     count: usize,
@@ -102,7 +127,7 @@ struct Compound<'a> {
 impl Compound<'_> {
     fn finish(self) {
         if let Some(at) = self.patch {
-            self.enc.out[at..at + 8].copy_from_slice(&(self.count as u64).to_le_bytes());
+            self.enc.end_seq(at, self.count);
         }
     }
 }
@@ -203,10 +228,7 @@ impl<'a> ser::Serializer for &'a mut Encoder {
                 self.len(n);
                 None
             }
-            None => {
-                self.len(0);
-                Some(self.out.len() - 8)
-            }
+            None => Some(self.begin_seq()),
         };
         Ok(Compound {
             enc: self,
@@ -375,8 +397,15 @@ impl<'de> Decoder<'de> {
         }
     }
 
-    /// A sequence's element count, bounded (see the module docs).
-    fn count(&mut self) -> Result<usize> {
+    /// Reads the next value.
+    #[inline]
+    pub(crate) fn value<T: de::Deserialize<'de>>(&mut self) -> Result<T> {
+        T::deserialize(&mut *self)
+    }
+
+    /// A sequence's element count, bounded (see the module docs): the sequence's
+    /// elements follow, to be read one by one with [`Decoder::value`].
+    pub(crate) fn count(&mut self) -> Result<usize> {
         let n = u64::from_le_bytes(self.array()?);
         if n > (self.input.len() as u64).max(ZERO_SIZED_LIMIT) {
             return Err(error("a sequence longer than its input"));
