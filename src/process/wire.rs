@@ -266,13 +266,13 @@ impl<'a> ser::Serializer for &'a mut Encoder {
 
     fn serialize_struct_variant(
         self,
-        _: &'static str,
+        name: &'static str,
         index: u32,
-        _: &'static str,
-        _: usize,
+        variant: &'static str,
+        len: usize,
     ) -> Result<Self> {
-        self.serialize_u32(index)?;
-        Ok(self)
+        // The same bytes as a tuple variant: the index, then the fields in order.
+        self.serialize_tuple_variant(name, index, variant, len)
     }
 
     fn is_human_readable(&self) -> bool {
