@@ -19,7 +19,9 @@
 //! Python peers are `benches/python/mp_bench.py`, skipped when `python3` is missing).
 //! Environment: `SHMKIT_BENCH_SCALE` (default 1.0) scales every count and time budget,
 //! e.g. 0.1 for a quick look; `SHMKIT_BENCH_CORES` = `1`, `2` or `1,2` (default) picks
-//! the pinnings; `SHMKIT_BENCH_PYTHON=0` skips Python.
+//! the pinnings; `SHMKIT_BENCH_PYTHON=0` skips Python; `SHMKIT_BENCH_ONLY=quick` runs
+//! only shmkit's own key rows on two cores (one-process put+get, W1 spin, W2 1→1, W3
+//! 1 MiB copy rows and memcpy), one line each, for A/B comparisons of two builds.
 
 use std::io::{BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -1192,6 +1194,37 @@ fn run_config(cores: usize) -> Key {
     }
 }
 
+/// `SHMKIT_BENCH_ONLY=quick`: shmkit's key rows on two cores, one `key value` line each.
+fn quick() {
+    CHILD_CPU.store(1, Ordering::Relaxed);
+    let q = Queue::<u64>::create(&format!("{}-solo", tag()), 4096).unwrap();
+    let n = count(20_000_000, 10_000);
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for i in 0..n {
+            q.put(std::hint::black_box(i)).unwrap();
+            std::hint::black_box(q.get().unwrap());
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e9 / n as f64);
+    }
+    drop(q);
+    println!("solo_put_get_ns {best:.2}");
+    println!(
+        "w1_spin_us {:.3}",
+        w1_shmkit(count(200_000, 1000), "spin").0.median.as_secs_f64() * 1e6
+    );
+    let big = count(5_000_000, 10_000);
+    for mode in ["default", "spin", "batch"] {
+        println!("w2_{mode}_mps {:.2}", w2_shmkit(big, mode) / 1e6);
+    }
+    let n = count(2048, 32);
+    let gib = |rate: f64| rate * (1u64 << 20) as f64 / (1u64 << 30) as f64;
+    println!("memcpy_1m_gibs {:.2}", memcpy_gib_s(1 << 20));
+    println!("w3_one_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("one-copy", n)));
+    println!("w3_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("copy", n)));
+}
+
 fn label(size: usize) -> String {
     if size >= 1 << 20 {
         format!("{} MiB", size >> 20)
@@ -1276,6 +1309,9 @@ fn main() {
         .filter(|c| *c == 1 || *c == 2)
         .collect();
     pin(PARENT_CPU);
+    if std::env::var("SHMKIT_BENCH_ONLY").is_ok_and(|o| o == "quick") {
+        return quick();
+    }
     let started = Instant::now();
     let mut keys = Vec::new();
     for &c in &cores {
