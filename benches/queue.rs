@@ -1194,9 +1194,25 @@ fn run_config(cores: usize) -> Key {
     }
 }
 
-/// `SHMKIT_BENCH_ONLY=quick`: shmkit's key rows on two cores, one `key value` line each.
-fn quick() {
+/// `SHMKIT_BENCH_ONLY=quick` (or `w2`, `w3`: only those rows): shmkit's key rows on
+/// two cores, one `key value` line each.
+fn quick(only: &str) {
     CHILD_CPU.store(1, Ordering::Relaxed);
+    if only == "w2" {
+        let big = count(5_000_000, 10_000);
+        for mode in ["default", "spin", "batch"] {
+            println!("w2_{mode}_mps {:.2}", w2_shmkit(big, mode) / 1e6);
+        }
+        return;
+    }
+    if only == "w3" {
+        let n = count(2048, 32);
+        let gib = |rate: f64| rate * (1u64 << 20) as f64 / (1u64 << 30) as f64;
+        println!("memcpy_1m_gibs {:.2}", memcpy_gib_s(1 << 20));
+        println!("w3_one_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("one-copy", n)));
+        println!("w3_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("copy", n)));
+        return;
+    }
     let q = Queue::<u64>::create(&format!("{}-solo", tag()), 4096).unwrap();
     let n = count(20_000_000, 10_000);
     let mut best = f64::MAX;
@@ -1309,8 +1325,8 @@ fn main() {
         .filter(|c| *c == 1 || *c == 2)
         .collect();
     pin(PARENT_CPU);
-    if std::env::var("SHMKIT_BENCH_ONLY").is_ok_and(|o| o == "quick") {
-        return quick();
+    if let Ok(only) = std::env::var("SHMKIT_BENCH_ONLY") {
+        return quick(&only);
     }
     let started = Instant::now();
     let mut keys = Vec::new();
