@@ -1209,7 +1209,10 @@ fn quick(only: &str) {
         let n = count(2048, 32);
         let gib = |rate: f64| rate * (1u64 << 20) as f64 / (1u64 << 30) as f64;
         println!("memcpy_1m_gibs {:.2}", memcpy_gib_s(1 << 20));
-        println!("w3_one_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("one-copy", n)));
+        println!(
+            "w3_one_copy_1m_gibs {:.2}",
+            gib(w3_shmkit::<Msg1M>("one-copy", n))
+        );
         println!("w3_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("copy", n)));
         return;
     }
@@ -1228,7 +1231,11 @@ fn quick(only: &str) {
     println!("solo_put_get_ns {best:.2}");
     println!(
         "w1_spin_us {:.3}",
-        w1_shmkit(count(200_000, 1000), "spin").0.median.as_secs_f64() * 1e6
+        w1_shmkit(count(200_000, 1000), "spin")
+            .0
+            .median
+            .as_secs_f64()
+            * 1e6
     );
     let big = count(5_000_000, 10_000);
     for mode in ["default", "spin", "batch"] {
@@ -1237,7 +1244,10 @@ fn quick(only: &str) {
     let n = count(2048, 32);
     let gib = |rate: f64| rate * (1u64 << 20) as f64 / (1u64 << 30) as f64;
     println!("memcpy_1m_gibs {:.2}", memcpy_gib_s(1 << 20));
-    println!("w3_one_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("one-copy", n)));
+    println!(
+        "w3_one_copy_1m_gibs {:.2}",
+        gib(w3_shmkit::<Msg1M>("one-copy", n))
+    );
     println!("w3_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("copy", n)));
 }
 

@@ -21,12 +21,20 @@
 //!
 //! ## put and get (no system call unless someone waits)
 //! A producer reads `tail`, and claims the slot by compare-and-swap of its stamp from
-//! `(2·lap, 0)` to `(2·lap, pid)`; then it advances `tail` (a compare-and-swap that
-//! anyone may do: a process that finds the slot at `tail` already claimed advances
-//! `tail` for the claimer, so a claimer killed before advancing it wedges nothing),
-//! copies the message in, and publishes with a release store of `(2·lap + 1, 0)`.
-//! Consumers do the same on `head` with the odd turns. The stamps are the truth; `head`
-//! and `tail` are hints that are always at most one step behind a claimed slot.
+//! `(2·lap, 0)` to `(2·lap, pid)`; then it advances `tail` past the slot with a plain
+//! store if `tail` still points at it (anyone may advance `tail`: a process that finds
+//! the slot at `tail` already claimed advances it for the claimer, with a
+//! compare-and-swap, so a claimer killed before advancing it wedges nothing), copies the
+//! message in, and publishes with a release store of `(2·lap + 1, 0)`. Consumers do
+//! the same on `head` with the odd turns. The stamps are the truth; `head` and `tail`
+//! are hints: every position below them was claimed, and a claimer's plain store that
+//! races with another process's advance can move a hint back (never below a claimed
+//! slot), which costs the next reader a walk, never a claim out of turn.
+//!
+//! The fast path is one locked instruction per put or get (the claim): the hint is
+//! advanced with a plain store and the wake-up check below needs no fence, because on
+//! two cores every locked instruction or fence after a store waits for that store's
+//! cache line, and each one cost about a third of the throughput.
 //!
 //! ## Crashes
 //! - A producer killed after claiming (before publishing) leaves `(2·lap, pid)`. A
@@ -47,10 +55,22 @@
 //! ## Sleeping
 //! Waiters spin first (see [`WaitPolicy`](super::WaitPolicy)), then register in a
 //! waiter count and sleep on a futex word (a sequence number). After every put the
-//! producer issues a sequentially consistent fence and reads the consumers' waiter count;
-//! only when it is non-zero does it bump the word and enter the kernel to wake one. The
-//! waiter registers, fences, and re-checks the ring before sleeping on the value it read
-//! before registering, so either it sees the message or the producer sees it (Dekker).
+//! producer passes a barrier and reads the consumers' waiter count; only when it is
+//! non-zero does it bump the word and enter the kernel to wake one. The waiter
+//! registers, passes a barrier, and re-checks the ring before sleeping on the value it
+//! read before registering, so either it sees the message or the producer sees it
+//! (Dekker). The two barriers are asymmetric (`primitive::light_barrier` and
+//! `primitive::heavy_barrier`): the producer's is a compiler barrier, the sleeper's a
+//! `membarrier` system call that runs a full barrier on every CPU running a registered
+//! process, so the cost lands on the side that is about to sleep anyway. A process the
+//! kernel does not register uses a fence; a sleeper whose `membarrier` is refused
+//! sleeps in slices of [`UNFENCED_SLICE`]. Gets and producers waiting for room work the
+//! same way.
+//!
+//! A producer that spins on a full queue waits about a microsecond between looks
+//! ([`FULL_BACKOFF`]): the slot it waits for is the one the consumer is releasing, and
+//! looking at it pulls the consumer's cache line away. Consumers waiting on an empty
+//! queue look at once and again, for latency.
 //!
 //! ## Untrusted memory
 //! Every index is masked and checked against the capacity before it is used; every
@@ -69,6 +89,21 @@ use super::primitive::{self, AtomicU32, AtomicU64, Futex, fence};
 pub(crate) const GRACE: Duration = Duration::from_millis(2);
 /// The longest single sleep: a wake-up lost to a crash costs at most this much.
 pub(crate) const SLICE: Duration = Duration::from_millis(100);
+
+/// How many spin hints (about 1 µs on a CPU whose pause takes 9 ns) a producer that
+/// found the queue full waits, at most, before it looks again; it then also yields its
+/// CPU. A full queue's next free slot is the one its consumer is about to release:
+/// every look pulls that slot's cache line away from the consumer, which must fetch it
+/// back, so a producer looking at once and again slows the very process it waits for
+/// (by half, measured between two cores). A full queue has a full queue's worth of
+/// work for its consumers, so waiting a little costs no throughput; the wait is
+/// shorter for small queues (one spin hint per slot of capacity).
+const FULL_BACKOFF: u64 = 128;
+
+/// The longest single sleep of a process whose `membarrier` the kernel refused: a
+/// put or get in another process may then miss its registration (see
+/// `primitive::heavy_barrier`), and it only learns of the message at the end of a slice.
+pub(crate) const UNFENCED_SLICE: Duration = Duration::from_millis(1);
 
 /// A spinning waiter yields its CPU every this many turns (~1 µs): a peer that shares
 /// the CPU (both pinned to one core, or more runnable processes than cores) then gets
@@ -421,6 +456,7 @@ impl<S: Slots> Ring<S> {
     /// - `slots` has `cap` slots; `1 <= cap <= 2^32`.
     pub(crate) unsafe fn new(ctl: NonNull<Control>, slots: S, cap: u64, joinable: bool) -> Self {
         let lap = one_lap(cap);
+        primitive::prepare_light_barrier();
         Ring {
             ctl,
             slots,
@@ -488,6 +524,22 @@ impl<S: Slots> Ring<S> {
         }
     }
 
+    /// After claiming the slot at `pos`: moves `counter` past it, unless someone did
+    /// already. A plain store, not a compare-and-swap (a locked instruction on the
+    /// fast path of every put and get): the store can race with another process that
+    /// advanced `counter` meanwhile and move it back, but only to `next(pos)`, and
+    /// every position below any value the counter ever held was claimed (a counter only
+    /// moves past claimed slots). So a counter moved back costs its next reader a walk
+    /// over claimed slots (at most a lap: our slot stays claimed until we publish it,
+    /// so nobody gets further than a lap past it), never a claim out of turn: the
+    /// stamps decide who may claim what.
+    #[inline(always)]
+    fn step_past(&self, counter: &AtomicU64, pos: u64) {
+        if counter.load(Relaxed) == pos {
+            counter.store(self.next(pos), Relaxed);
+        }
+    }
+
     /// Claims the next free slot for a producer (the first half of a put), without
     /// waiting: on success the slot's stamp names `me` with the producers' turn and
     /// `tail` has moved past it; nobody else touches the slot until we publish it
@@ -513,9 +565,7 @@ impl<S: Slots> Ring<S> {
                 {
                     continue;
                 }
-                let _ = ctl
-                    .tail
-                    .compare_exchange(pos, self.next(pos), Relaxed, Relaxed);
+                self.step_past(&ctl.tail, pos);
                 return Ok((
                     Claim {
                         pos,
@@ -581,9 +631,7 @@ impl<S: Slots> Ring<S> {
                 {
                     continue;
                 }
-                let _ = ctl
-                    .head
-                    .compare_exchange(pos, self.next(pos), Relaxed, Relaxed);
+                self.step_past(&ctl.head, pos);
                 return Ok((
                     Claim {
                         pos,
@@ -633,7 +681,7 @@ impl<S: Slots> Ring<S> {
 
     /// Wakes `n` consumers if any are registered. One fence and one load when none is.
     fn after_put(&self, n: u32) {
-        fence(SeqCst);
+        primitive::light_barrier();
         let ctl = self.ctl();
         if ctl.consumers_waiting.load(Acquire) > 0 {
             self.wake(Word::NotEmpty, n);
@@ -642,7 +690,7 @@ impl<S: Slots> Ring<S> {
 
     /// Wakes `n` producers if any are registered.
     fn after_get(&self, n: u32) {
-        fence(SeqCst);
+        primitive::light_barrier();
         let ctl = self.ctl();
         if ctl.producers_waiting.load(Acquire) > 0 {
             self.wake(Word::NotFull, n);
@@ -969,10 +1017,20 @@ impl<S: Slots> Ring<S> {
         }
         if primitive::TIMED && !spin.is_zero() {
             let start = Instant::now();
+            // A producer facing a full queue backs off between looks (see FULL_BACKOFF).
+            let backoff = match w {
+                Word::NotFull => self.cap.min(FULL_BACKOFF),
+                Word::NotEmpty | Word::Join => 0,
+            };
             let mut i: u32 = 0;
             loop {
                 i = i.wrapping_add(1);
-                if i % YIELD_EVERY == 0 {
+                if backoff > 0 {
+                    for _ in 0..backoff {
+                        primitive::spin_hint();
+                    }
+                    primitive::yield_now();
+                } else if i % YIELD_EVERY == 0 {
                     primitive::yield_now();
                 } else {
                     primitive::spin_hint();
@@ -982,7 +1040,7 @@ impl<S: Slots> Ring<S> {
                     Step::Closed => return Waited::Closed,
                     Step::Blocked(_) => {}
                 }
-                if i % 16 == 0 {
+                if backoff > 0 || i % 16 == 0 {
                     let now = Instant::now();
                     if deadline.is_some_and(|d| now >= d) {
                         return Waited::Timeout;
@@ -1007,7 +1065,7 @@ impl<S: Slots> Ring<S> {
             }
             let seen = word.load(Acquire);
             waiting.fetch_add(1, SeqCst);
-            fence(SeqCst);
+            let fenced = primitive::heavy_barrier();
             let step = attempt();
             let held = match step {
                 Step::Blocked(held) => held,
@@ -1022,7 +1080,13 @@ impl<S: Slots> Ring<S> {
             };
             let timeout = match (primitive::TIMED, now) {
                 (true, Some(now)) => {
-                    let slice = if held { GRACE } else { SLICE };
+                    let slice = if held {
+                        GRACE
+                    } else if !fenced {
+                        UNFENCED_SLICE
+                    } else {
+                        SLICE
+                    };
                     Some(match deadline {
                         Some(d) => slice.min(d.saturating_duration_since(now)),
                         None => slice,
