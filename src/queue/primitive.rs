@@ -91,6 +91,13 @@ pub(crate) fn prepare_light_barrier() -> bool {
     }
 }
 
+/// Test hook: the pid whose registration is recorded, and whether the kernel accepted.
+#[cfg(all(test, not(loom)))]
+pub(crate) fn light_barrier_state() -> (u32, bool) {
+    let state = LIGHT_BARRIER.load(std::sync::atomic::Ordering::Acquire);
+    ((state >> 1) as u32, state & 1 == 1)
+}
+
 /// The fast side's barrier between its write and its read (see above): a compiler
 /// barrier in a registered process, a `fence(SeqCst)` otherwise (and always under loom,
 /// which cannot model the kernel's barrier).

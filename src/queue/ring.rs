@@ -1525,3 +1525,53 @@ impl ByteSlots {
         self.area.value_ptr(idx)
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::primitive;
+
+    /// A forked child has its own pid and is not registered for `membarrier` by its
+    /// parent's registration record: its first light barrier is a fence and registers
+    /// it, so it never skips a fence while sleepers' barriers could miss its CPU.
+    #[test]
+    fn a_forked_child_registers_for_the_light_barrier_itself() {
+        let parent_ok = primitive::prepare_light_barrier();
+        assert_eq!(
+            primitive::light_barrier_state(),
+            (primitive::pid(), parent_ok)
+        );
+        // SAFETY: the child only reads and writes atomics, makes system calls and
+        // `_exit`s; it never returns into the test harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let me = primitive::pid();
+            let inherited = primitive::light_barrier_state();
+            primitive::light_barrier();
+            let ok =
+                me != 0 && inherited.0 != me && primitive::light_barrier_state() == (me, parent_ok);
+            // SAFETY: ends the child at once, without running the parent's atexit
+            // handlers or destructors.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut status = 0;
+        loop {
+            // SAFETY: waits for our own child, non-blocking, into a local.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                // SAFETY: our own child; kill and reap it so nothing is left behind.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                panic!("the forked child did not finish");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
+}
