@@ -32,9 +32,10 @@
 //! slot), which costs the next reader a walk, never a claim out of turn.
 //!
 //! The fast path is one locked instruction per put or get (the claim): the hint is
-//! advanced with a plain store and the wake-up check below needs no fence, because on
-//! two cores every locked instruction or fence after a store waits for that store's
-//! cache line, and each one cost about a third of the throughput.
+//! advanced with a plain store and the wake-up check below needs no fence, because
+//! between two cores a locked instruction or a fence waits for the cache lines of the
+//! stores before it, and each one cost throughput (docs/BENCHMARKS.md, "Ring fast
+//! path").
 //!
 //! ## Crashes
 //! - A producer killed after claiming (before publishing) leaves `(2·lap, pid)`. A
