@@ -101,10 +101,12 @@ pub(crate) const SLICE: Duration = Duration::from_millis(100);
 /// shorter for small queues (one spin hint per slot of capacity).
 const FULL_BACKOFF: u64 = 128;
 
-/// How far ahead (in slots, at most the capacity less one) a consumer that caught up
-/// with a streaming producer lets it get before looking at the head again, and how
-/// long it waits for that at most (see `Ring::let_producer_lead`). 64 `u64` messages
-/// are 16 cache lines; at 60 M messages/s the producer gets that far in about 1 µs.
+/// How far ahead (in slots) a consumer that caught up with a streaming producer lets
+/// it get before looking at the head again, and how long it waits for that at most
+/// (see `Ring::let_producer_lead`). 64 `u64` messages are 16 cache lines; at 60 M
+/// messages/s the producer gets that far in about 1 µs. Queues of fewer than twice
+/// that many slots do not wait (a producer cannot get far ahead in them, and waiting
+/// for it to fill most of a small queue cost the zero-copy rows 10-15%).
 const CATCH_UP_LEAD: u64 = 64;
 const CATCH_UP_WAIT: Duration = Duration::from_micros(2);
 
@@ -1037,22 +1039,21 @@ impl<S: Slots> Ring<S> {
     /// cores, in about half the runs). Instead it lets the producer get
     /// [`CATCH_UP_LEAD`] slots ahead, watching the stamp of that one slot, for at most
     /// [`CATCH_UP_WAIT`] (and not past `deadline`); then the consumer follows a few
-    /// cache lines behind. A consumer that waited for its last message (ping-pong,
+    /// cache lines behind. Only in queues of at least twice [`CATCH_UP_LEAD`] slots. A consumer that waited for its last message (ping-pong,
     /// sparse messages) never gets here, so its latency is not affected; the first
     /// message after a burst can be seen up to [`CATCH_UP_WAIT`] late.
     fn let_producer_lead(&self, deadline: Option<Instant>) {
-        let lead = self.cap.saturating_sub(1).min(CATCH_UP_LEAD);
-        if lead == 0 {
+        if self.cap < 2 * CATCH_UP_LEAD {
             return;
         }
-        let target = self.ahead(self.sane(self.ctl().head.load(Relaxed)), lead);
+        let target = self.ahead(self.sane(self.ctl().head.load(Relaxed)), CATCH_UP_LEAD);
         let slot = self.slots.stamp(self.index(target) as usize);
         let published = self.put_turn(target).wrapping_add(1);
         let start = Instant::now();
         loop {
-            for _ in 0..8 {
-                primitive::spin_hint();
-            }
+            // Yield, not spin: a producer sharing this CPU runs at once, and one on
+            // another CPU is looked at a few times per microsecond, not more.
+            primitive::yield_now();
             // Published (or already taken, or later): the producer is that far ahead.
             if turn_of(slot.load(Relaxed)).wrapping_sub(published) as i32 >= 0 {
                 return;
