@@ -68,10 +68,13 @@
 //! sleeps in slices of [`UNFENCED_SLICE`]. Gets and producers waiting for room work the
 //! same way.
 //!
-//! A producer that spins on a full queue waits about a microsecond between looks
-//! ([`FULL_BACKOFF`]): the slot it waits for is the one the consumer is releasing, and
-//! looking at it pulls the consumer's cache line away. Consumers waiting on an empty
-//! queue look at once and again, for latency.
+//! Two more rules keep producer and consumer off each other's cache lines in queues of
+//! 128 slots or more. A producer that spins on a full queue waits about a microsecond
+//! between looks ([`FULL_BACKOFF`]): the slot it waits for is the one the consumer is
+//! releasing. A consumer that was behind (its last get took a message at once) and
+//! finds the queue empty lets the producer get 64 slots ahead, for at most 2 µs,
+//! before it looks at the head again (`Ring::let_producer_lead`). A consumer that
+//! waited for its last message looks at once and again, for latency.
 //!
 //! ## Untrusted memory
 //! Every index is masked and checked against the capacity before it is used; every
@@ -92,13 +95,15 @@ pub(crate) const GRACE: Duration = Duration::from_millis(2);
 pub(crate) const SLICE: Duration = Duration::from_millis(100);
 
 /// How many spin hints (about 1 µs on a CPU whose pause takes 9 ns) a producer that
-/// found the queue full waits, at most, before it looks again; it then also yields its
-/// CPU. A full queue's next free slot is the one its consumer is about to release:
-/// every look pulls that slot's cache line away from the consumer, which must fetch it
-/// back, so a producer looking at once and again slows the very process it waits for
-/// (by half, measured between two cores). A full queue has a full queue's worth of
-/// work for its consumers, so waiting a little costs no throughput; the wait is
-/// shorter for small queues (one spin hint per slot of capacity).
+/// found the queue full waits before it looks again; it then also yields its CPU. A
+/// full queue's next free slot is the one its consumer is about to release: every look
+/// pulls that slot's cache line away from the consumer, which must fetch it back, so a
+/// producer looking at once and again slows the very process it waits for (the W2
+/// bench's consumer, between two cores, by about a third). A full queue has a full queue's worth of
+/// work for its consumers, so waiting a little costs no throughput. Queues of fewer
+/// than `2 * CATCH_UP_LEAD` slots look at once and again as before: their consumers
+/// drain them in well under a microsecond, and backing off (with its yield) cost the
+/// 4-slot zero-copy rows about 10%.
 const FULL_BACKOFF: u64 = 128;
 
 /// How far ahead (in slots) a consumer that caught up with a streaming producer lets
@@ -1093,7 +1098,8 @@ impl<S: Slots> Ring<S> {
             let start = Instant::now();
             // A producer facing a full queue backs off between looks (see FULL_BACKOFF).
             let backoff = match w {
-                Word::NotFull => self.cap.min(FULL_BACKOFF),
+                Word::NotFull if self.cap >= 2 * CATCH_UP_LEAD => FULL_BACKOFF,
+                Word::NotFull => 0,
                 Word::NotEmpty | Word::Join => 0,
             };
             let mut i: u32 = 0;
