@@ -10,7 +10,9 @@
 //! - W2 throughput: 8-byte messages, one producer process to one consumer process, and
 //!   four producer processes to four consumer processes.
 //! - W3 bandwidth: large messages (64 KiB, 1 MiB, 16 MiB) copied in and out, copied in
-//!   and read in place, or written and read in place (zero-copy), beside memcpy.
+//!   and read in place, or written and read in place (zero-copy), beside memcpy,
+//!   through a 4-slot queue; the 1 MiB copy rows again through a 2-slot and a 1-slot
+//!   queue (smaller working sets for the producer's cache).
 //!
 //! Every workload runs twice: with both processes pinned to one core, and with the two
 //! sides pinned to two different cores (`sched_setaffinity`).
@@ -19,7 +21,9 @@
 //! Python peers are `benches/python/mp_bench.py`, skipped when `python3` is missing).
 //! Environment: `SHMKIT_BENCH_SCALE` (default 1.0) scales every count and time budget,
 //! e.g. 0.1 for a quick look; `SHMKIT_BENCH_CORES` = `1`, `2` or `1,2` (default) picks
-//! the pinnings; `SHMKIT_BENCH_PYTHON=0` skips Python.
+//! the pinnings; `SHMKIT_BENCH_PYTHON=0` skips Python; `SHMKIT_BENCH_ONLY=quick` runs
+//! only shmkit's own key rows on two cores (one-process put+get, W1 spin, W2 1→1, W3
+//! 1 MiB copy rows and memcpy), one line each, for A/B comparisons of two builds.
 
 use std::io::{BufReader, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -778,13 +782,18 @@ fn memcpy_ring_gib_s(size: usize, ring: usize) -> f64 {
 /// two copies), "one-copy" (put_ref in, read in place with get_ref), "zero-copy"
 /// (reserve/commit, get_ref; only the sequence number is written and read).
 fn w3_shmkit<T: Big>(mode: &str, n: u64) -> f64 {
+    w3_shmkit_slots::<T>(mode, n, 4)
+}
+
+/// [`w3_shmkit`] through a queue of `slots` slots.
+fn w3_shmkit_slots<T: Big>(mode: &str, n: u64, slots: usize) -> f64 {
     let size = match std::mem::size_of::<T>() {
         s if s == 64 << 10 => "64k",
         s if s == 1 << 20 => "1m",
         _ => "16m",
     };
-    let qn = format!("{}-w3-{size}-{mode}", tag());
-    let q = Queue::<T>::create(&qn, 4).unwrap();
+    let qn = format!("{}-w3-{size}-{mode}-{slots}", tag());
+    let q = Queue::<T>::create(&qn, slots).unwrap();
     let warm = 8;
     let kid = spawn("big-producer", &[size, &qn, mode, &(warm + n).to_string()]);
     let mut out = heap::<T>(0);
@@ -911,6 +920,8 @@ struct Key {
     w2_pyq: Option<f64>,
     w3_copy: f64,
     w3_one_copy: f64,
+    /// 1 MiB through a 2-slot and a 1-slot ring: (copy in and out, one copy), GiB/s.
+    w3_small: [(f64, f64); 2],
     memcpy_1m: f64,
     memcpy_ring_1m: f64,
     zero_copy: Vec<f64>,
@@ -1085,6 +1096,11 @@ fn run_config(cores: usize) -> Key {
         "| memcpy into 4 buffers in turn (a 4-slot ring's working set) | 1 MiB | – | – | {ring_floor:.1} | {:.2}× |",
         ring_floor / memcpy[1]
     );
+    let ring2_floor = memcpy_ring_gib_s(1 << 20, 2);
+    println!(
+        "| memcpy into 2 buffers in turn (a 2-slot ring's working set) | 1 MiB | – | – | {ring2_floor:.1} | {:.2}× |",
+        ring2_floor / memcpy[1]
+    );
     // About 2 GiB of copies per copying row; a fixed count for zero-copy rows.
     let copies = |size: usize| count(((2u64 << 30) / size as u64).max(64), 32);
     // Zero-copy: the three sizes in turn, five rounds, the median of each size (so that
@@ -1147,7 +1163,18 @@ fn run_config(cores: usize) -> Key {
             one_copy_1m = o;
         }
     }
+    // The same 1 MiB rows through smaller rings: the producer's working set (source and
+    // slots) shrinks from 5 MiB to 3 MiB and 2 MiB (the memcpy floor's).
     let n = copies(1 << 20);
+    let mut small = [(0.0, 0.0); 2];
+    for (j, slots) in [2usize, 1].into_iter().enumerate() {
+        let c = w3_shmkit_slots::<Msg1M>("copy", n, slots);
+        let o = w3_shmkit_slots::<Msg1M>("one-copy", n, slots);
+        let what = |m: &str| format!("shmkit, {m}, {slots}-slot ring");
+        row(&what("copy in and out"), 1 << 20, n, c, memcpy[1]);
+        row(&what("one copy"), 1 << 20, n, o, memcpy[1]);
+        small[j] = (gib(c, 1 << 20), gib(o, 1 << 20));
+    }
     row(
         "Unix domain socket",
         1 << 20,
@@ -1186,10 +1213,84 @@ fn run_config(cores: usize) -> Key {
         w2_pyq: pyq.ok(),
         w3_copy: gib(copy_1m, 1 << 20),
         w3_one_copy: gib(one_copy_1m, 1 << 20),
+        w3_small: small,
         memcpy_1m: memcpy[1],
         memcpy_ring_1m: ring_floor,
         zero_copy: zero,
     }
+}
+
+/// `SHMKIT_BENCH_ONLY=quick` (or `w2`, `w3`: only those rows): shmkit's key rows on
+/// two cores, one `key value` line each.
+fn quick(only: &str) {
+    CHILD_CPU.store(1, Ordering::Relaxed);
+    if only == "w2" {
+        let big = count(5_000_000, 10_000);
+        for mode in ["default", "spin", "batch"] {
+            println!("w2_{mode}_mps {:.2}", w2_shmkit(big, mode) / 1e6);
+        }
+        return;
+    }
+    if only == "w3" {
+        let n = count(2048, 32);
+        let gib = |rate: f64| rate * (1u64 << 20) as f64 / (1u64 << 30) as f64;
+        println!("memcpy_1m_gibs {:.2}", memcpy_gib_s(1 << 20));
+        println!(
+            "w3_one_copy_1m_gibs {:.2}",
+            gib(w3_shmkit::<Msg1M>("one-copy", n))
+        );
+        println!("w3_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("copy", n)));
+        println!(
+            "w3_one_copy_1m_2slots_gibs {:.2}",
+            gib(w3_shmkit_slots::<Msg1M>("one-copy", n, 2))
+        );
+        println!(
+            "w3_copy_1m_2slots_gibs {:.2}",
+            gib(w3_shmkit_slots::<Msg1M>("copy", n, 2))
+        );
+        println!(
+            "w3_one_copy_1m_1slot_gibs {:.2}",
+            gib(w3_shmkit_slots::<Msg1M>("one-copy", n, 1))
+        );
+        println!(
+            "w3_copy_1m_1slot_gibs {:.2}",
+            gib(w3_shmkit_slots::<Msg1M>("copy", n, 1))
+        );
+        return;
+    }
+    let q = Queue::<u64>::create(&format!("{}-solo", tag()), 4096).unwrap();
+    let n = count(20_000_000, 10_000);
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for i in 0..n {
+            q.put(std::hint::black_box(i)).unwrap();
+            std::hint::black_box(q.get().unwrap());
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e9 / n as f64);
+    }
+    drop(q);
+    println!("solo_put_get_ns {best:.2}");
+    println!(
+        "w1_spin_us {:.3}",
+        w1_shmkit(count(200_000, 1000), "spin")
+            .0
+            .median
+            .as_secs_f64()
+            * 1e6
+    );
+    let big = count(5_000_000, 10_000);
+    for mode in ["default", "spin", "batch"] {
+        println!("w2_{mode}_mps {:.2}", w2_shmkit(big, mode) / 1e6);
+    }
+    let n = count(2048, 32);
+    let gib = |rate: f64| rate * (1u64 << 20) as f64 / (1u64 << 30) as f64;
+    println!("memcpy_1m_gibs {:.2}", memcpy_gib_s(1 << 20));
+    println!(
+        "w3_one_copy_1m_gibs {:.2}",
+        gib(w3_shmkit::<Msg1M>("one-copy", n))
+    );
+    println!("w3_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("copy", n)));
 }
 
 fn label(size: usize) -> String {
@@ -1244,12 +1345,20 @@ fn targets(cores: usize, k: &Key) {
         yes(k.w2 / k.w2_uds >= 20.0)
     );
     println!(
-        "| W3 copy (put_ref) ≥ 0.8× memcpy (1 MiB) | one copy {:.2}× memcpy, {:.2}× memcpy into 4 buffers; copy in and out {:.2}× | {} |",
+        "| W3 copy (put_ref) ≥ 0.8× memcpy (1 MiB), 4-slot ring | one copy {:.2}× memcpy, {:.2}× memcpy into 4 buffers; copy in and out {:.2}× | {} |",
         k.w3_one_copy / k.memcpy_1m,
         k.w3_one_copy / k.memcpy_ring_1m,
         k.w3_copy / k.memcpy_1m,
         yes(k.w3_one_copy / k.memcpy_1m >= 0.8)
     );
+    for (slots, (c, o)) in [2, 1].into_iter().zip(k.w3_small) {
+        println!(
+            "| W3 copy (put_ref) ≥ 0.8× memcpy (1 MiB), {slots}-slot ring | one copy {:.2}× memcpy; copy in and out {:.2}× | {} |",
+            o / k.memcpy_1m,
+            c / k.memcpy_1m,
+            yes(o / k.memcpy_1m >= 0.8)
+        );
+    }
     let (lo, hi) = k
         .zero_copy
         .iter()
@@ -1276,6 +1385,9 @@ fn main() {
         .filter(|c| *c == 1 || *c == 2)
         .collect();
     pin(PARENT_CPU);
+    if let Ok(only) = std::env::var("SHMKIT_BENCH_ONLY") {
+        return quick(&only);
+    }
     let started = Instant::now();
     let mut keys = Vec::new();
     for &c in &cores {

@@ -87,6 +87,41 @@ fn timeouts_wait_at_least_their_duration() {
     }
 }
 
+/// A blocking get whose predecessor took a message at once and that finds the queue
+/// empty first lets a presumed streaming producer get ahead (ring.rs,
+/// `let_producer_lead`): it still waits no less than its timeout, and takes a message
+/// put while it waits, whatever the capacity (small queues skip the wait).
+#[test]
+fn a_get_after_a_drained_burst_honours_its_timeout_and_takes_a_late_message() {
+    for cap in [1usize, 2, 4, 100, 127, 128, 4096] {
+        let name = common::unique_name("q-burst");
+        let mut q = Queue::<u64>::create(&name, cap).unwrap();
+        for policy in [WaitPolicy::default(), WaitPolicy::spin()] {
+            q.set_wait_policy(policy);
+            q.put(1).unwrap();
+            assert_eq!(q.get(), Ok(1));
+            let d = Duration::from_millis(20);
+            let start = Instant::now();
+            assert_eq!(q.get_timeout(d), Err(GetError::Timeout(d)));
+            assert!(start.elapsed() >= d, "get_timeout returned early");
+            q.put(2).unwrap();
+            assert_eq!(q.get(), Ok(2));
+            std::thread::scope(|s| {
+                s.spawn(|| q.put(3).unwrap());
+                assert_eq!(q.get_timeout(LIMIT), Ok(3));
+            });
+            let mut buf = [0u64; 4];
+            q.put(4).unwrap();
+            assert_eq!(q.get_many(&mut buf), Ok(1));
+            std::thread::scope(|s| {
+                s.spawn(|| q.put(5).unwrap());
+                assert_eq!(q.get_many_timeout(&mut buf, LIMIT), Ok(1));
+            });
+            assert_eq!(buf[0], 5);
+        }
+    }
+}
+
 #[test]
 fn len_follows_puts_and_gets() {
     let name = common::unique_name("q-len");

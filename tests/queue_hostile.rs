@@ -115,3 +115,39 @@ proptest! {
         }
     }
 }
+
+/// A claimer advances `tail`/`head` past its slot with a plain store, which can race
+/// with another process's advance and move the hint back (never below a claimed slot).
+/// Such a hint costs the next put or get a walk over claimed slots, never a message:
+/// FIFO order, exactly once, and the same capacity.
+#[test]
+fn hints_moved_back_by_a_racing_store_cost_a_walk_not_a_message() {
+    let name = common::unique_name("q-hint-back");
+    let q = Queue::<u64>::create(&name, 8).unwrap();
+    for i in 0..5 {
+        q.try_put(i).unwrap();
+    }
+    assert_eq!(q.try_get().unwrap(), 0);
+    assert_eq!(q.try_get().unwrap(), 1);
+    // tail 5 -> 1 and head 2 -> 0 (lap 0; every position below them was claimed).
+    scribble(&name, CONTROL, &1u64.to_ne_bytes());
+    scribble(&name, CONTROL + 64, &0u64.to_ne_bytes());
+    for i in 5..10 {
+        q.try_put(i).unwrap();
+    }
+    assert!(
+        q.try_put(10).unwrap_err().is_full(),
+        "8 messages fill 8 slots"
+    );
+    assert_eq!(q.len(), 8);
+    // Both hints back again, now a lap behind what their slots show.
+    scribble(&name, CONTROL, &0u64.to_ne_bytes());
+    scribble(&name, CONTROL + 64, &0u64.to_ne_bytes());
+    let got: Vec<u64> = std::iter::from_fn(|| q.try_get().ok()).collect();
+    assert_eq!(got, (2..10).collect::<Vec<_>>());
+    assert!(q.is_empty());
+    q.try_put(10).unwrap();
+    assert_eq!(q.try_get().unwrap(), 10);
+    drop(q);
+    assert!(!common::leftovers().iter().any(|l| l.contains(&name)));
+}

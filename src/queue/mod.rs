@@ -545,6 +545,7 @@ fn get_some<S: Slots, B: BatchMut<S::Out> + ?Sized>(
     }
     let n = ring.try_get_many(out, 0);
     if n > 0 {
+        ring.note_behind();
         return Ok(n);
     }
     match ring.get(spin, deadline, out.at_mut(0)) {

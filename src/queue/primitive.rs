@@ -41,6 +41,98 @@ pub(crate) fn pid() -> u32 {
     }
 }
 
+// ---- The wake-up handshake's barriers ------------------------------------------------
+//
+// After publishing a slot, a producer reads the consumers' waiter count; a consumer about
+// to sleep raises that count and then looks at the ring again (ring.rs, "Sleeping"). Each
+// side needs a full barrier between its write and its read (a store-load ordering, as
+// in Dekker's algorithm), or both can miss the other's write and the consumer sleeps
+// on a published message. A `fence(SeqCst)` on the producer's side costs little alone,
+// but it waits for the producer's stores to reach the cache, so across two cores it
+// pays for a cache-line transfer on every message. The barrier is therefore
+// asymmetric (the kernel's `membarrier`, as userspace RCU uses it): the fast side (every
+// put and get) has only a compiler barrier, and the slow side (a process about to
+// sleep, which enters the kernel anyway) asks the kernel to run a full barrier on every
+// CPU that runs a process registered for it. Whichever way the two sides' instructions
+// interleave, the kernel's barrier on the fast side's CPU then falls after its write or
+// before its read, and the membarrier's own barriers order the sleeper's write and
+// read: one of the two sees the other's write.
+//
+// A process uses the light barrier only once it is registered (a failed registration,
+// or a forked child that has not registered yet, uses a fence). A sleeper whose
+// membarrier the kernel refuses cannot make registered processes' writes visible in
+// time; it then sleeps in short slices (see ring.rs), so a missed wake-up costs it
+// about a millisecond.
+
+/// The process whose membarrier registration is recorded (its pid shifted left by one,
+/// plus 1 if the kernel accepted): a forked child has another pid, and registers anew.
+#[cfg(not(loom))]
+static LIGHT_BARRIER: AtomicU64 = AtomicU64::new(0);
+
+/// Registers this process (once per pid) so that its fast paths may use
+/// [`light_barrier`]; returns whether they may. Called when a ring is opened, so the
+/// system call does not land on the first put.
+pub(crate) fn prepare_light_barrier() -> bool {
+    #[cfg(loom)]
+    {
+        false
+    }
+    #[cfg(not(loom))]
+    {
+        use std::sync::atomic::Ordering::{Acquire, Release};
+        let me = u64::from(pid());
+        let state = LIGHT_BARRIER.load(Acquire);
+        if state >> 1 == me {
+            return state & 1 == 1;
+        }
+        let ok = crate::sys::membarrier_register();
+        LIGHT_BARRIER.store((me << 1) | u64::from(ok), Release);
+        ok
+    }
+}
+
+/// Test hook: the pid whose registration is recorded, and whether the kernel accepted.
+#[cfg(all(test, not(loom)))]
+pub(crate) fn light_barrier_state() -> (u32, bool) {
+    let state = LIGHT_BARRIER.load(std::sync::atomic::Ordering::Acquire);
+    ((state >> 1) as u32, state & 1 == 1)
+}
+
+/// The fast side's barrier between its write and its read (see above): a compiler
+/// barrier in a registered process, a `fence(SeqCst)` otherwise (and always under loom,
+/// which cannot model the kernel's barrier).
+#[inline]
+pub(crate) fn light_barrier() {
+    use std::sync::atomic::Ordering::SeqCst;
+    #[cfg(not(loom))]
+    {
+        use std::sync::atomic::Ordering::Acquire;
+        if LIGHT_BARRIER.load(Acquire) == (u64::from(pid()) << 1) | 1 {
+            std::sync::atomic::compiler_fence(SeqCst);
+            return;
+        }
+        prepare_light_barrier();
+    }
+    fence(SeqCst);
+}
+
+/// The slow side's barrier between its write and its read: a `fence(SeqCst)` here,
+/// then the kernel's barrier on every CPU running a registered process. Returns
+/// `false` if the kernel refused (registered processes' writes may then be missed:
+/// sleep in short slices).
+pub(crate) fn heavy_barrier() -> bool {
+    use std::sync::atomic::Ordering::SeqCst;
+    fence(SeqCst);
+    #[cfg(loom)]
+    {
+        true
+    }
+    #[cfg(not(loom))]
+    {
+        crate::sys::membarrier_global()
+    }
+}
+
 /// Whether the process `pid` is still running. A zombie counts as dead: it can never
 /// finish what it started, and its parent may be the very process waiting on it.
 pub(crate) fn pid_alive(pid: u32) -> bool {

@@ -21,12 +21,21 @@
 //!
 //! ## put and get (no system call unless someone waits)
 //! A producer reads `tail`, and claims the slot by compare-and-swap of its stamp from
-//! `(2·lap, 0)` to `(2·lap, pid)`; then it advances `tail` (a compare-and-swap that
-//! anyone may do: a process that finds the slot at `tail` already claimed advances
-//! `tail` for the claimer, so a claimer killed before advancing it wedges nothing),
-//! copies the message in, and publishes with a release store of `(2·lap + 1, 0)`.
-//! Consumers do the same on `head` with the odd turns. The stamps are the truth; `head`
-//! and `tail` are hints that are always at most one step behind a claimed slot.
+//! `(2·lap, 0)` to `(2·lap, pid)`; then it advances `tail` past the slot with a plain
+//! store if `tail` still points at it (anyone may advance `tail`: a process that finds
+//! the slot at `tail` already claimed advances it for the claimer, with a
+//! compare-and-swap, so a claimer killed before advancing it wedges nothing), copies the
+//! message in, and publishes with a release store of `(2·lap + 1, 0)`. Consumers do
+//! the same on `head` with the odd turns. The stamps are the truth; `head` and `tail`
+//! are hints: every position below them was claimed, and a claimer's plain store that
+//! races with another process's advance can move a hint back (never below a claimed
+//! slot), which costs the next reader a walk, never a claim out of turn.
+//!
+//! The fast path is one locked instruction per put or get (the claim): the hint is
+//! advanced with a plain store and the wake-up check below needs no fence, because
+//! between two cores a locked instruction or a fence waits for the cache lines of the
+//! stores before it, and each one cost throughput (docs/BENCHMARKS.md, "Ring fast
+//! path").
 //!
 //! ## Crashes
 //! - A producer killed after claiming (before publishing) leaves `(2·lap, pid)`. A
@@ -47,10 +56,25 @@
 //! ## Sleeping
 //! Waiters spin first (see [`WaitPolicy`](super::WaitPolicy)), then register in a
 //! waiter count and sleep on a futex word (a sequence number). After every put the
-//! producer issues a sequentially consistent fence and reads the consumers' waiter count;
-//! only when it is non-zero does it bump the word and enter the kernel to wake one. The
-//! waiter registers, fences, and re-checks the ring before sleeping on the value it read
-//! before registering, so either it sees the message or the producer sees it (Dekker).
+//! producer passes a barrier and reads the consumers' waiter count; only when it is
+//! non-zero does it bump the word and enter the kernel to wake one. The waiter
+//! registers, passes a barrier, and re-checks the ring before sleeping on the value it
+//! read before registering, so either it sees the message or the producer sees it
+//! (Dekker). The two barriers are asymmetric (`primitive::light_barrier` and
+//! `primitive::heavy_barrier`): the producer's is a compiler barrier, the sleeper's a
+//! `membarrier` system call that runs a full barrier on every CPU running a registered
+//! process, so the cost lands on the side that is about to sleep anyway. A process the
+//! kernel does not register uses a fence; a sleeper whose `membarrier` is refused
+//! sleeps in slices of [`UNFENCED_SLICE`]. Gets and producers waiting for room work the
+//! same way.
+//!
+//! Two more rules keep producer and consumer off each other's cache lines in queues of
+//! 128 slots or more. A producer that spins on a full queue waits about a microsecond
+//! between looks ([`FULL_BACKOFF`]): the slot it waits for is the one the consumer is
+//! releasing. A consumer that was behind (its last get took a message at once) and
+//! finds the queue empty lets the producer get 64 slots ahead, for at most 2 µs,
+//! before it looks at the head again (`Ring::let_producer_lead`). A consumer that
+//! waited for its last message looks at once and again, for latency.
 //!
 //! ## Untrusted memory
 //! Every index is masked and checked against the capacity before it is used; every
@@ -69,6 +93,32 @@ use super::primitive::{self, AtomicU32, AtomicU64, Futex, fence};
 pub(crate) const GRACE: Duration = Duration::from_millis(2);
 /// The longest single sleep: a wake-up lost to a crash costs at most this much.
 pub(crate) const SLICE: Duration = Duration::from_millis(100);
+
+/// How many spin hints (about 1 µs on a CPU whose pause takes 9 ns) a producer that
+/// found the queue full waits before it looks again; it then also yields its CPU. A
+/// full queue's next free slot is the one its consumer is about to release: every look
+/// pulls that slot's cache line away from the consumer, which must fetch it back, so a
+/// producer looking at once and again slows the very process it waits for (the W2
+/// bench's consumer, between two cores, by about a third). A full queue has a full queue's worth of
+/// work for its consumers, so waiting a little costs no throughput. Queues of fewer
+/// than `2 * CATCH_UP_LEAD` slots look at once and again as before: their consumers
+/// drain them in well under a microsecond, and backing off (with its yield) cost the
+/// 4-slot zero-copy rows about 10%.
+const FULL_BACKOFF: u64 = 128;
+
+/// How far ahead (in slots) a consumer that caught up with a streaming producer lets
+/// it get before looking at the head again, and how long it waits for that at most
+/// (see `Ring::let_producer_lead`). 64 `u64` messages are 16 cache lines; at 60 M
+/// messages/s the producer gets that far in about 1 µs. Queues of fewer than twice
+/// that many slots do not wait (a producer cannot get far ahead in them, and waiting
+/// for it to fill most of a small queue cost the zero-copy rows 10-15%).
+const CATCH_UP_LEAD: u64 = 64;
+const CATCH_UP_WAIT: Duration = Duration::from_micros(2);
+
+/// The longest single sleep of a process whose `membarrier` the kernel refused: a
+/// put or get in another process may then miss its registration (see
+/// `primitive::heavy_barrier`), and it only learns of the message at the end of a slice.
+pub(crate) const UNFENCED_SLICE: Duration = Duration::from_millis(1);
 
 /// A spinning waiter yields its CPU every this many turns (~1 µs): a peer that shares
 /// the CPU (both pinned to one core, or more runnable processes than cores) then gets
@@ -393,6 +443,10 @@ pub(crate) struct Ring<S: Slots> {
     /// `log2(one_lap)`: shifts the lap out of a position.
     shift: u32,
     joinable: bool,
+    /// Whether this handle's last blocking get took a message at its first look (the
+    /// consumer was behind its producers). Per handle, a hint: threads sharing a
+    /// handle share it.
+    behind: std::sync::atomic::AtomicBool,
     /// The slot we last found in our way, and since when (per handle).
     suspect: std::sync::Mutex<Option<Suspect>>,
 }
@@ -421,6 +475,7 @@ impl<S: Slots> Ring<S> {
     /// - `slots` has `cap` slots; `1 <= cap <= 2^32`.
     pub(crate) unsafe fn new(ctl: NonNull<Control>, slots: S, cap: u64, joinable: bool) -> Self {
         let lap = one_lap(cap);
+        primitive::prepare_light_barrier();
         Ring {
             ctl,
             slots,
@@ -428,6 +483,7 @@ impl<S: Slots> Ring<S> {
             mask: lap - 1,
             shift: lap.trailing_zeros(),
             joinable,
+            behind: std::sync::atomic::AtomicBool::new(false),
             suspect: std::sync::Mutex::new(None),
         }
     }
@@ -463,6 +519,16 @@ impl<S: Slots> Ring<S> {
         }
     }
 
+    /// The position `k` steps after `pos` (`k` below the capacity).
+    fn ahead(&self, pos: u64, k: u64) -> u64 {
+        let idx = self.index(pos) + k;
+        if idx < self.cap {
+            pos.wrapping_add(k)
+        } else {
+            ((self.lap(pos).wrapping_add(1)) << self.shift) | (idx - self.cap)
+        }
+    }
+
     /// The producers' turn at `pos` (the consumers' is one more).
     fn put_turn(&self, pos: u64) -> u32 {
         self.lap(pos).wrapping_mul(2) as u32
@@ -485,6 +551,22 @@ impl<S: Slots> Ring<S> {
         match counter.compare_exchange(pos, next, Relaxed, Relaxed) {
             Ok(_) => next,
             Err(now) => self.sane(now),
+        }
+    }
+
+    /// After claiming the slot at `pos`: moves `counter` past it, unless someone did
+    /// already. A plain store, not a compare-and-swap (a locked instruction on the
+    /// fast path of every put and get): the store can race with another process that
+    /// advanced `counter` meanwhile and move it back, but only to `next(pos)`, and
+    /// every position below any value the counter ever held was claimed (a counter only
+    /// moves past claimed slots). So a counter moved back costs its next reader a walk
+    /// over claimed slots (at most a lap: our slot stays claimed until we publish it,
+    /// so nobody gets further than a lap past it), never a claim out of turn: the
+    /// stamps decide who may claim what.
+    #[inline(always)]
+    fn step_past(&self, counter: &AtomicU64, pos: u64) {
+        if counter.load(Relaxed) == pos {
+            counter.store(self.next(pos), Relaxed);
         }
     }
 
@@ -513,9 +595,7 @@ impl<S: Slots> Ring<S> {
                 {
                     continue;
                 }
-                let _ = ctl
-                    .tail
-                    .compare_exchange(pos, self.next(pos), Relaxed, Relaxed);
+                self.step_past(&ctl.tail, pos);
                 return Ok((
                     Claim {
                         pos,
@@ -581,9 +661,7 @@ impl<S: Slots> Ring<S> {
                 {
                     continue;
                 }
-                let _ = ctl
-                    .head
-                    .compare_exchange(pos, self.next(pos), Relaxed, Relaxed);
+                self.step_past(&ctl.head, pos);
                 return Ok((
                     Claim {
                         pos,
@@ -633,7 +711,7 @@ impl<S: Slots> Ring<S> {
 
     /// Wakes `n` consumers if any are registered. One fence and one load when none is.
     fn after_put(&self, n: u32) {
-        fence(SeqCst);
+        primitive::light_barrier();
         let ctl = self.ctl();
         if ctl.consumers_waiting.load(Acquire) > 0 {
             self.wake(Word::NotEmpty, n);
@@ -642,7 +720,7 @@ impl<S: Slots> Ring<S> {
 
     /// Wakes `n` producers if any are registered.
     fn after_get(&self, n: u32) {
-        fence(SeqCst);
+        primitive::light_barrier();
         let ctl = self.ctl();
         if ctl.producers_waiting.load(Acquire) > 0 {
             self.wake(Word::NotFull, n);
@@ -952,6 +1030,46 @@ impl<S: Slots> Ring<S> {
         })
     }
 
+    /// Records that a get took a message without waiting (see [`Ring::wait_for`]).
+    pub(crate) fn note_behind(&self) {
+        if !self.behind.load(Relaxed) {
+            self.behind.store(true, Relaxed);
+        }
+    }
+
+    /// A consumer that was behind its producers and now finds the queue empty has
+    /// caught up with a producer that is probably still producing: looking at the head
+    /// again and again would pull the cache lines the producer is writing, slot after
+    /// slot, and slow both down (a bounded stream then ran at half speed between two
+    /// cores, in about half the runs). Instead it lets the producer get
+    /// [`CATCH_UP_LEAD`] slots ahead, watching the stamp of that one slot, for at most
+    /// [`CATCH_UP_WAIT`] (and not past `deadline`); then the consumer follows a few
+    /// cache lines behind. Only in queues of at least twice [`CATCH_UP_LEAD`] slots. A consumer that waited for its last message (ping-pong,
+    /// sparse messages) never gets here, so its latency is not affected; the first
+    /// message after a burst can be seen up to [`CATCH_UP_WAIT`] late.
+    fn let_producer_lead(&self, deadline: Option<Instant>) {
+        if self.cap < 2 * CATCH_UP_LEAD {
+            return;
+        }
+        let target = self.ahead(self.sane(self.ctl().head.load(Relaxed)), CATCH_UP_LEAD);
+        let slot = self.slots.stamp(self.index(target) as usize);
+        let published = self.put_turn(target).wrapping_add(1);
+        let start = Instant::now();
+        loop {
+            // Yield, not spin: a producer sharing this CPU runs at once, and one on
+            // another CPU is looked at a few times per microsecond, not more.
+            primitive::yield_now();
+            // Published (or already taken, or later): the producer is that far ahead.
+            if turn_of(slot.load(Relaxed)).wrapping_sub(published) as i32 >= 0 {
+                return;
+            }
+            let now = Instant::now();
+            if now.duration_since(start) >= CATCH_UP_WAIT || deadline.is_some_and(|d| now >= d) {
+                return;
+            }
+        }
+    }
+
     /// The generic wait: try, spin, then register and sleep on `w`, re-trying after
     /// every wake-up. `attempt` reports `Blocked(true)` when a slot held by another
     /// process is in the way (sleeps are then short, so its holder's death is noticed).
@@ -962,17 +1080,37 @@ impl<S: Slots> Ring<S> {
         deadline: Option<Instant>,
         mut attempt: impl FnMut() -> Step<T>,
     ) -> Waited<T> {
+        let consumer = matches!(w, Word::NotEmpty);
         match attempt() {
-            Step::Done(v) => return Waited::Done(v),
+            Step::Done(v) => {
+                if consumer {
+                    self.note_behind();
+                }
+                return Waited::Done(v);
+            }
             Step::Closed => return Waited::Closed,
             Step::Blocked(_) => {}
         }
         if primitive::TIMED && !spin.is_zero() {
+            if consumer && self.behind.swap(false, Relaxed) {
+                self.let_producer_lead(deadline);
+            }
             let start = Instant::now();
+            // A producer facing a full queue backs off between looks (see FULL_BACKOFF).
+            let backoff = match w {
+                Word::NotFull if self.cap >= 2 * CATCH_UP_LEAD => FULL_BACKOFF,
+                Word::NotFull => 0,
+                Word::NotEmpty | Word::Join => 0,
+            };
             let mut i: u32 = 0;
             loop {
                 i = i.wrapping_add(1);
-                if i % YIELD_EVERY == 0 {
+                if backoff > 0 {
+                    for _ in 0..backoff {
+                        primitive::spin_hint();
+                    }
+                    primitive::yield_now();
+                } else if i % YIELD_EVERY == 0 {
                     primitive::yield_now();
                 } else {
                     primitive::spin_hint();
@@ -982,7 +1120,7 @@ impl<S: Slots> Ring<S> {
                     Step::Closed => return Waited::Closed,
                     Step::Blocked(_) => {}
                 }
-                if i % 16 == 0 {
+                if backoff > 0 || i % 16 == 0 {
                     let now = Instant::now();
                     if deadline.is_some_and(|d| now >= d) {
                         return Waited::Timeout;
@@ -1007,7 +1145,7 @@ impl<S: Slots> Ring<S> {
             }
             let seen = word.load(Acquire);
             waiting.fetch_add(1, SeqCst);
-            fence(SeqCst);
+            let fenced = primitive::heavy_barrier();
             let step = attempt();
             let held = match step {
                 Step::Blocked(held) => held,
@@ -1022,7 +1160,13 @@ impl<S: Slots> Ring<S> {
             };
             let timeout = match (primitive::TIMED, now) {
                 (true, Some(now)) => {
-                    let slice = if held { GRACE } else { SLICE };
+                    let slice = if held {
+                        GRACE
+                    } else if !fenced {
+                        UNFENCED_SLICE
+                    } else {
+                        SLICE
+                    };
                     Some(match deadline {
                         Some(d) => slice.min(d.saturating_duration_since(now)),
                         None => slice,
@@ -1459,5 +1603,55 @@ impl ByteSlots {
     /// the slot.
     pub(crate) fn value_ptr(&self, idx: usize) -> NonNull<u8> {
         self.area.value_ptr(idx)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::primitive;
+
+    /// A forked child has its own pid and is not registered for `membarrier` by its
+    /// parent's registration record: its first light barrier is a fence and registers
+    /// it, so it never skips a fence while sleepers' barriers could miss its CPU.
+    #[test]
+    fn a_forked_child_registers_for_the_light_barrier_itself() {
+        let parent_ok = primitive::prepare_light_barrier();
+        assert_eq!(
+            primitive::light_barrier_state(),
+            (primitive::pid(), parent_ok)
+        );
+        // SAFETY: the child only reads and writes atomics, makes system calls and
+        // `_exit`s; it never returns into the test harness.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let me = primitive::pid();
+            let inherited = primitive::light_barrier_state();
+            primitive::light_barrier();
+            let ok =
+                me != 0 && inherited.0 != me && primitive::light_barrier_state() == (me, parent_ok);
+            // SAFETY: ends the child at once, without running the parent's atexit
+            // handlers or destructors.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut status = 0;
+        loop {
+            // SAFETY: waits for our own child, non-blocking, into a local.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                // SAFETY: our own child; kill and reap it so nothing is left behind.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+                panic!("the forked child did not finish");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     }
 }

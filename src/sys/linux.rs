@@ -224,6 +224,26 @@ pub(crate) fn futex_wake(word: &AtomicU32, n: u32) -> usize {
     futex::wake(word, futex::Flags::empty(), n.min(i32::MAX as u32)).unwrap_or(0)
 }
 
+/// `membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED)`: from now on, a
+/// [`membarrier_global`] issued by any process runs a full memory barrier on every CPU
+/// that is running a thread of this one. Whether the kernel accepted (Linux 4.16 and
+/// later, unless a seccomp filter forbids the call).
+#[cfg_attr(loom, allow(dead_code))] // loom models use fences on both sides
+pub(crate) fn membarrier_register() -> bool {
+    use rustix::thread::{MembarrierCommand, membarrier};
+    membarrier(MembarrierCommand::RegisterGlobalExpedited).is_ok()
+}
+
+/// `membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED)`: a full memory barrier here and on
+/// every CPU running a thread of a process registered by [`membarrier_register`],
+/// before it returns (CPUs running other processes are not disturbed). Whether the
+/// kernel accepted.
+#[cfg_attr(loom, allow(dead_code))] // loom models use fences on both sides
+pub(crate) fn membarrier_global() -> bool {
+    use rustix::thread::{MembarrierCommand, membarrier};
+    membarrier(MembarrierCommand::GlobalExpedited).is_ok()
+}
+
 /// Initializes a robust, process-shared, error-checking pthread mutex in place.
 ///
 /// # Safety

@@ -62,6 +62,12 @@ pub(crate) fn futex_wait(_word: &AtomicU32, _expected: u32, timeout: Option<Dura
 pub(crate) fn futex_wake(_word: &AtomicU32, _n: u32) -> usize {
     0
 }
+pub(crate) fn membarrier_register() -> bool {
+    false
+}
+pub(crate) fn membarrier_global() -> bool {
+    false
+}
 /// # Safety
 /// Never touches `m`.
 pub(crate) unsafe fn mutex_init(_m: *mut u8) -> io::Result<()> {
