@@ -1225,37 +1225,11 @@ fn run_config(cores: usize) -> Key {
 fn quick(only: &str) {
     CHILD_CPU.store(1, Ordering::Relaxed);
     if only == "w2" {
-        let big = count(5_000_000, 10_000);
-        for mode in ["default", "spin", "batch"] {
-            println!("w2_{mode}_mps {:.2}", w2_shmkit(big, mode) / 1e6);
-        }
+        quick_w2();
         return;
     }
     if only == "w3" {
-        let n = count(2048, 32);
-        let gib = |rate: f64| rate * (1u64 << 20) as f64 / (1u64 << 30) as f64;
-        println!("memcpy_1m_gibs {:.2}", memcpy_gib_s(1 << 20));
-        println!(
-            "w3_one_copy_1m_gibs {:.2}",
-            gib(w3_shmkit::<Msg1M>("one-copy", n))
-        );
-        println!("w3_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("copy", n)));
-        println!(
-            "w3_one_copy_1m_2slots_gibs {:.2}",
-            gib(w3_shmkit_slots::<Msg1M>("one-copy", n, 2))
-        );
-        println!(
-            "w3_copy_1m_2slots_gibs {:.2}",
-            gib(w3_shmkit_slots::<Msg1M>("copy", n, 2))
-        );
-        println!(
-            "w3_one_copy_1m_1slot_gibs {:.2}",
-            gib(w3_shmkit_slots::<Msg1M>("one-copy", n, 1))
-        );
-        println!(
-            "w3_copy_1m_1slot_gibs {:.2}",
-            gib(w3_shmkit_slots::<Msg1M>("copy", n, 1))
-        );
+        quick_w3(true);
         return;
     }
     let q = Queue::<u64>::create(&format!("{}-solo", tag()), 4096).unwrap();
@@ -1279,10 +1253,20 @@ fn quick(only: &str) {
             .as_secs_f64()
             * 1e6
     );
+    quick_w2();
+    quick_w3(false);
+}
+
+/// The quick mode's W2 rows.
+fn quick_w2() {
     let big = count(5_000_000, 10_000);
     for mode in ["default", "spin", "batch"] {
         println!("w2_{mode}_mps {:.2}", w2_shmkit(big, mode) / 1e6);
     }
+}
+
+/// The quick mode's W3 rows at 1 MiB; `slots` adds the 2-slot and 1-slot queues.
+fn quick_w3(slots: bool) {
     let n = count(2048, 32);
     let gib = |rate: f64| rate * (1u64 << 20) as f64 / (1u64 << 30) as f64;
     println!("memcpy_1m_gibs {:.2}", memcpy_gib_s(1 << 20));
@@ -1291,6 +1275,18 @@ fn quick(only: &str) {
         gib(w3_shmkit::<Msg1M>("one-copy", n))
     );
     println!("w3_copy_1m_gibs {:.2}", gib(w3_shmkit::<Msg1M>("copy", n)));
+    if !slots {
+        return;
+    }
+    for (k, suffix) in [(2, "2slots"), (1, "1slot")] {
+        for mode in ["one-copy", "copy"] {
+            println!(
+                "w3_{}_1m_{suffix}_gibs {:.2}",
+                mode.replace('-', "_"),
+                gib(w3_shmkit_slots::<Msg1M>(mode, n, k))
+            );
+        }
+    }
 }
 
 fn label(size: usize) -> String {

@@ -1634,24 +1634,7 @@ mod tests {
             // handlers or destructors.
             unsafe { libc::_exit(if ok { 0 } else { 1 }) };
         }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let mut status = 0;
-        loop {
-            // SAFETY: waits for our own child, non-blocking, into a local.
-            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if r == pid {
-                break;
-            }
-            if std::time::Instant::now() > deadline {
-                // SAFETY: our own child; kill and reap it so nothing is left behind.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                panic!("the forked child did not finish");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        let status = crate::sys::reap_test_child(pid, "the forked child did not finish");
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     }
 }

@@ -559,6 +559,30 @@ pub(crate) fn pid_running(pid: u32) -> bool {
 }
 
 #[cfg(all(test, not(loom)))]
+/// Waits (at most 10 s) for a child forked by a test and returns its wait status;
+/// a child still running then is killed, reaped, and the test fails with `what`.
+pub(crate) fn reap_test_child(pid: libc::pid_t, what: &str) -> libc::c_int {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child, non-blocking, into a local.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            // SAFETY: our own child; kill and reap it so nothing is left behind.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            panic!("{what}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
@@ -580,24 +604,7 @@ mod tests {
             // handlers or destructors.
             unsafe { libc::_exit(if ok { 0 } else { 1 }) };
         }
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let mut status = 0;
-        loop {
-            // SAFETY: waits for our own child, non-blocking, into a local.
-            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if r == pid {
-                break;
-            }
-            if std::time::Instant::now() > deadline {
-                // SAFETY: our own child; kill and reap it so nothing is left behind.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                    libc::waitpid(pid, &mut status, 0);
-                }
-                panic!("the child blocked in cached_pid");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let status = reap_test_child(pid, "the child blocked in cached_pid");
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     }
 
