@@ -894,18 +894,23 @@ impl<S: Slots> Ring<S> {
         ok.then(|| self.slots.stamp(c.idx))
     }
 
+    /// Ends a hold this process has on a slot (a reservation, or a message taken when
+    /// `consumer`): moves its stamp `turns` turns on, with nobody named in it. `false`,
+    /// changing nothing, if the claim is not one this process holds.
+    fn end_hold(&self, c: Claim, consumer: bool, turns: u32) -> bool {
+        let Some(slot) = self.held_stamp(c, consumer) else {
+            return false;
+        };
+        let next = pack(turn_of(c.stamp).wrapping_add(turns), 0);
+        slot.compare_exchange(c.stamp, next, Release, Relaxed)
+            .is_ok()
+    }
+
     /// Publishes a reserved slot (its message is then delivered like a put's) and wakes
     /// a consumer if one sleeps. `false`, changing nothing, if the claim is not one this
     /// process holds (already ended, or not a reservation).
     pub(crate) fn commit(&self, c: Claim) -> bool {
-        let Some(slot) = self.held_stamp(c, false) else {
-            return false;
-        };
-        let published = pack(turn_of(c.stamp).wrapping_add(1), 0);
-        if slot
-            .compare_exchange(c.stamp, published, Release, Relaxed)
-            .is_err()
-        {
+        if !self.end_hold(c, false, 1) {
             return false;
         }
         self.after_put(1);
@@ -916,14 +921,8 @@ impl<S: Slots> Ring<S> {
     /// of a producer that died (consumers step over it; the next lap's producer reuses
     /// it). `false`, changing nothing, if the claim is not one this process holds.
     pub(crate) fn abort(&self, c: Claim) -> bool {
-        let Some(slot) = self.held_stamp(c, false) else {
-            return false;
-        };
-        let skipped = pack(turn_of(c.stamp).wrapping_add(2), 0);
-        if slot
-            .compare_exchange(c.stamp, skipped, Release, Relaxed)
-            .is_err()
-        {
+        // Two turns on: skipped, as a dead producer's slot.
+        if !self.end_hold(c, false, 2) {
             return false;
         }
         let _ = self
@@ -966,14 +965,7 @@ impl<S: Slots> Ring<S> {
     /// Hands a taken slot back to the producers and wakes one if any sleeps. `false`,
     /// changing nothing, if the claim is not a message this process holds.
     pub(crate) fn release(&self, c: Claim) -> bool {
-        let Some(slot) = self.held_stamp(c, true) else {
-            return false;
-        };
-        let free = pack(turn_of(c.stamp).wrapping_add(1), 0);
-        if slot
-            .compare_exchange(c.stamp, free, Release, Relaxed)
-            .is_err()
-        {
+        if !self.end_hold(c, true, 1) {
             return false;
         }
         self.after_get(1);
