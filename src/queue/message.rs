@@ -45,6 +45,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::WaitPolicy;
+use super::primitive::{SpinMemory, Spinner};
 use crate::error::{Error, Result};
 use crate::segment::{self, Expect, Kind, Segment, SegmentInfo, SegmentOptions, Spec};
 use crate::sync::{LockError, RawMutex, RawMutexGuard, init_mutex_in};
@@ -57,6 +58,10 @@ pub const MESSAGE_QUEUE_CONTROL_LEN: usize = 320;
 pub const RECORD_HEADER_LEN: usize = 8;
 /// The largest `capacity_bytes` (and so `max_message`) a message queue accepts.
 pub const MAX_RING_BYTES: usize = 1 << 40;
+
+/// The message queue's and the pipe's spinning waiters yield their CPU every this many
+/// turns, unless their peer shares their CPU (see `primitive::Spinner`).
+pub(super) const SPIN_YIELD_EVERY: u32 = 1024;
 
 /// The longest single futex sleep: a wake-up lost to a crash costs at most this much.
 const SLICE: Duration = Duration::from_millis(100);
@@ -193,6 +198,8 @@ pub struct MessageQueue {
     ring_len: u64,
     max_message: u64,
     policy: WaitPolicy,
+    /// How this handle's last spinning wait ended (see `primitive::Spinner`).
+    spin_memory: SpinMemory,
 }
 
 /// What a locked attempt found.
@@ -290,6 +297,7 @@ impl MessageQueue {
             ring_len,
             max_message,
             policy: WaitPolicy::default(),
+            spin_memory: SpinMemory::default(),
         })
     }
 
@@ -792,15 +800,14 @@ impl MessageQueue {
                 let spin = self.policy.spin_duration();
                 if !spin.is_zero() {
                     let start = Instant::now();
-                    let mut i: u32 = 0;
-                    while !self.ready(w, need) {
-                        i = i.wrapping_add(1);
-                        if i % 1024 == 0 {
-                            std::thread::yield_now();
-                        } else {
-                            std::hint::spin_loop();
+                    let mut spinner = Spinner::new(&self.spin_memory, SPIN_YIELD_EVERY);
+                    loop {
+                        if self.ready(w, need) {
+                            spinner.done();
+                            break;
                         }
-                        if i % 16 == 0 {
+                        spinner.turn();
+                        if spinner.check_clock() {
                             let now = Instant::now();
                             if deadline.is_some_and(|d| now >= d) {
                                 return Err(timed_out());

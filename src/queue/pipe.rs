@@ -54,7 +54,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::WaitPolicy;
-use super::message::{decode, encode, split};
+use super::message::{SPIN_YIELD_EVERY, decode, encode, split};
+use super::primitive::{SpinMemory, Spinner};
 use crate::error::{Error, Result};
 use crate::segment::{self, Expect, Kind, Segment, SegmentInfo, SegmentOptions, Spec};
 use crate::sys;
@@ -333,6 +334,8 @@ pub struct PipeEnd {
     /// This handle was closed (the end itself too, if this process owns it).
     closed_here: AtomicBool,
     policy: WaitPolicy,
+    /// How this handle's last spinning wait ended (see `primitive::Spinner`).
+    spin_memory: SpinMemory,
 }
 
 /// A sender's private state (under the send turn).
@@ -390,6 +393,7 @@ impl PipeEnd {
             }),
             closed_here: AtomicBool::new(false),
             policy: WaitPolicy::default(),
+            spin_memory: SpinMemory::default(),
         })
     }
 
@@ -548,18 +552,14 @@ impl PipeEnd {
         }
         let start = Instant::now();
         let spin = self.policy.spin_duration();
-        let mut i: u32 = 0;
+        let mut spinner = Spinner::new(&self.spin_memory, SPIN_YIELD_EVERY);
         while !spin.is_zero() {
-            i = i.wrapping_add(1);
-            if i % 1024 == 0 {
-                std::thread::yield_now();
-            } else {
-                std::hint::spin_loop();
-            }
+            spinner.turn();
             if ready() {
+                spinner.done();
                 return Waited::Ready;
             }
-            if i % 16 == 0 {
+            if spinner.check_clock() {
                 let now = Instant::now();
                 if deadline.is_some_and(|d| now >= d) {
                     return Waited::Timeout;

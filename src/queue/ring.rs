@@ -123,7 +123,8 @@ pub(crate) const UNFENCED_SLICE: Duration = Duration::from_millis(1);
 /// A spinning waiter yields its CPU every this many turns (~1 µs): a peer that shares
 /// the CPU (both pinned to one core, or more runnable processes than cores) then gets
 /// to run within microseconds, while a peer on another core, which answers in well under
-/// a microsecond, is caught before the first yield.
+/// a microsecond, is caught before the first yield. A handle whose last wait was ended
+/// by a peer on its own CPU yields at every turn (`primitive::Spinner`).
 const YIELD_EVERY: u32 = 64;
 
 /// The control block, `CONTROL_LEN` bytes at the start of the queue's control area.
@@ -447,6 +448,9 @@ pub(crate) struct Ring<S: Slots> {
     /// consumer was behind its producers). Per handle, a hint: threads sharing a
     /// handle share it.
     behind: std::sync::atomic::AtomicBool,
+    /// Whether this handle's last spinning wait was ended by a peer on our own CPU
+    /// (see `primitive::Spinner`). Per handle, a hint, like `behind`.
+    spin_memory: primitive::SpinMemory,
     /// The slot we last found in our way, and since when (per handle).
     suspect: std::sync::Mutex<Option<Suspect>>,
 }
@@ -484,6 +488,7 @@ impl<S: Slots> Ring<S> {
             shift: lap.trailing_zeros(),
             joinable,
             behind: std::sync::atomic::AtomicBool::new(false),
+            spin_memory: primitive::SpinMemory::default(),
             suspect: std::sync::Mutex::new(None),
         }
     }
@@ -1094,25 +1099,27 @@ impl<S: Slots> Ring<S> {
                 Word::NotFull => 0,
                 Word::NotEmpty | Word::Join => 0,
             };
-            let mut i: u32 = 0;
+            let mut spinner = primitive::Spinner::new(&self.spin_memory, YIELD_EVERY);
             loop {
-                i = i.wrapping_add(1);
                 if backoff > 0 {
                     for _ in 0..backoff {
                         primitive::spin_hint();
                     }
                     primitive::yield_now();
-                } else if i % YIELD_EVERY == 0 {
-                    primitive::yield_now();
                 } else {
-                    primitive::spin_hint();
+                    spinner.turn();
                 }
                 match attempt() {
-                    Step::Done(v) => return Waited::Done(v),
+                    Step::Done(v) => {
+                        if backoff == 0 {
+                            spinner.done();
+                        }
+                        return Waited::Done(v);
+                    }
                     Step::Closed => return Waited::Closed,
                     Step::Blocked(_) => {}
                 }
-                if backoff > 0 || i % 16 == 0 {
+                if backoff > 0 || spinner.check_clock() {
                     let now = Instant::now();
                     if deadline.is_some_and(|d| now >= d) {
                         return Waited::Timeout;
