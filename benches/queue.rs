@@ -1234,9 +1234,10 @@ fn run_config(cores: usize) -> Key {
 }
 
 /// `SHMKIT_BENCH_ONLY=quick` (or `w2`, `w3`: only those rows): shmkit's key rows on
-/// two cores, one `key value` line each.
+/// two cores (one with `SHMKIT_BENCH_CORES=1`), one `key value` line each.
 fn quick(only: &str) {
-    CHILD_CPU.store(1, Ordering::Relaxed);
+    let one_core = std::env::var("SHMKIT_BENCH_CORES").is_ok_and(|c| c.trim() == "1");
+    CHILD_CPU.store(if one_core { PARENT_CPU } else { 1 }, Ordering::Relaxed);
     if only == "w2" {
         quick_w2();
         return;

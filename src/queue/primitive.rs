@@ -145,16 +145,17 @@ pub(crate) fn pid() -> u32 {
 // on a published message. A `fence(SeqCst)` on the producer's side costs little alone,
 // but it waits for the producer's stores to reach the cache, so across two cores it
 // pays for a cache-line transfer on every message. The barrier is therefore
-// asymmetric (the kernel's `membarrier`, as userspace RCU uses it): the fast side (every
-// put and get) has only a compiler barrier, and the slow side (a process about to
-// sleep, which enters the kernel anyway) asks the kernel to run a full barrier on every
-// CPU that runs a process registered for it. Whichever way the two sides' instructions
+// asymmetric (the kernel's `membarrier`, as userspace RCU uses it) once a handle
+// streams (ring.rs, "Sleeping"): the fast side (every put and get) has only a compiler
+// barrier, and the slow side (a process about to sleep, which enters the kernel anyway)
+// asks the kernel to run a full barrier on every CPU that runs a process registered
+// for it. Whichever way the two sides' instructions
 // interleave, the kernel's barrier on the fast side's CPU then falls after its write or
 // before its read, and the membarrier's own barriers order the sleeper's write and
 // read: one of the two sees the other's write.
 //
-// A process uses the light barrier only once it is registered (a failed registration,
-// or a forked child that has not registered yet, uses a fence). A sleeper whose
+// A handle uses the light barrier only once its process is registered (a failed
+// registration, or a forked child that has not registered yet, keeps the fence). A sleeper whose
 // membarrier the kernel refuses cannot make registered processes' writes visible in
 // time; it then sleeps in short slices (see ring.rs), so a missed wake-up costs it
 // about a millisecond.
@@ -193,22 +194,11 @@ pub(crate) fn light_barrier_state() -> (u32, bool) {
     ((state >> 1) as u32, state & 1 == 1)
 }
 
-/// The fast side's barrier between its write and its read (see above): a compiler
-/// barrier in a registered process, a `fence(SeqCst)` otherwise (and always under loom,
-/// which cannot model the kernel's barrier).
-#[inline]
+/// The fast side's barrier between its write and its read (see above), for a process
+/// that [`prepare_light_barrier`] registered: a compiler barrier.
+#[inline(always)]
 pub(crate) fn light_barrier() {
-    use std::sync::atomic::Ordering::SeqCst;
-    #[cfg(not(loom))]
-    {
-        use std::sync::atomic::Ordering::Acquire;
-        if LIGHT_BARRIER.load(Acquire) == (u64::from(pid()) << 1) | 1 {
-            std::sync::atomic::compiler_fence(SeqCst);
-            return;
-        }
-        prepare_light_barrier();
-    }
-    fence(SeqCst);
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
 
 /// The slow side's barrier between its write and its read: a `fence(SeqCst)` here,
