@@ -568,7 +568,13 @@ impl PipeEnd {
                     break;
                 }
                 if self.peer_gone(false) {
-                    return Waited::PeerGone;
+                    // What the other end sent before it closed is still ours: it may
+                    // have landed since `ready` last looked.
+                    return if ready() {
+                        Waited::Ready
+                    } else {
+                        Waited::PeerGone
+                    };
                 }
             }
         }
@@ -1187,5 +1193,40 @@ impl PipeSnapshot {
             ends: [end(0), end(1)],
             dirs: [duplex.then(|| dir(0)), Some(dir(1))],
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The other end sends its last message and closes between a spinning receiver's
+    /// look at the ring and its look at the other end: the receiver must still take the
+    /// message (a receiver once reported `Eof` here and the message was lost).
+    #[test]
+    fn a_message_sent_just_before_the_close_is_not_lost_by_a_spinning_receiver() {
+        let name = format!("pipe-last-{}", std::process::id());
+        let a = Pipe::create(&name, true, 4096).unwrap();
+        let b = Pipe::open(&name).unwrap();
+        let dir = a.recv_dir().unwrap();
+        let mut looks = 0;
+        let mut b = Some(b);
+        let waited = a.wait(dir, Word::Data, None, || {
+            looks += 1;
+            if let Some(b) = b.take() {
+                b.send_bytes(b"last").unwrap();
+                drop(b);
+            }
+            // The looks until the receiver checks the other end (one before spinning,
+            // then one per turn; it checks every 16th turn) see the ring as it was
+            // before the send: they happened just before it, as far as it can tell.
+            looks > 17 && a.buffered(dir).is_ok_and(|n| n > 0)
+        });
+        assert!(
+            matches!(waited, Waited::Ready),
+            "the message was reported gone"
+        );
+        assert_eq!(a.recv_bytes().unwrap(), b"last");
+        assert!(matches!(a.recv_bytes(), Err(Error::Eof)));
     }
 }

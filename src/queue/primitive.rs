@@ -60,7 +60,8 @@ pub(crate) struct SpinMemory(std::sync::atomic::AtomicBool);
 /// spins as usual.
 pub(crate) struct Spinner<'a> {
     memory: &'a SpinMemory,
-    every: u32,
+    /// `every - 1`, `every` a power of two.
+    every_mask: u32,
     turn: u32,
     /// Whether the first turn yields (the last wait was ended by a peer on our CPU).
     yield_first: bool,
@@ -69,13 +70,15 @@ pub(crate) struct Spinner<'a> {
 }
 
 impl<'a> Spinner<'a> {
-    /// A spinner that yields every `every` turns (at least 1), and at its first turn
-    /// if `memory` says the handle's last wait was ended by a peer on our CPU.
+    /// A spinner that yields every `every` turns (a power of two: rounded up), and at
+    /// its first turn if `memory` says the handle's last wait was ended by a peer on
+    /// our CPU.
+    #[inline]
     pub(crate) fn new(memory: &'a SpinMemory, every: u32) -> Spinner<'a> {
         use std::sync::atomic::Ordering::Relaxed;
         Spinner {
             memory,
-            every: every.max(1),
+            every_mask: every.max(1).next_power_of_two() - 1,
             turn: 0,
             yield_first: memory.0.load(Relaxed),
             switched: false,
@@ -83,6 +86,7 @@ impl<'a> Spinner<'a> {
     }
 
     /// One turn of waiting: a spin hint or a yield.
+    #[inline]
     pub(crate) fn turn(&mut self) {
         self.turn_with(|| {
             let start = std::time::Instant::now();
@@ -93,10 +97,11 @@ impl<'a> Spinner<'a> {
 
     /// [`Spinner::turn`], with `yield_cpu` (which yields and returns how long that
     /// took) in place of the real yield; returns whether the turn yielded.
+    #[inline]
     fn turn_with(&mut self, yield_cpu: impl FnOnce() -> std::time::Duration) -> bool {
         self.turn = self.turn.wrapping_add(1);
         self.switched = false;
-        if !self.yield_first && self.turn % self.every != 0 {
+        if !self.yield_first && self.turn & self.every_mask != 0 {
             spin_hint();
             return false;
         }
