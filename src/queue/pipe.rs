@@ -1206,7 +1206,10 @@ mod tests {
     #[test]
     fn a_message_sent_just_before_the_close_is_not_lost_by_a_spinning_receiver() {
         let name = format!("pipe-last-{}", std::process::id());
-        let a = Pipe::create(&name, true, 4096).unwrap();
+        let mut a = Pipe::create(&name, true, 4096).unwrap();
+        // Spin for as long as it takes: a receiver preempted for longer than the
+        // default spin would take the sleeping path, which checks in its own way.
+        a.policy = WaitPolicy::spin();
         let b = Pipe::open(&name).unwrap();
         let dir = a.recv_dir().unwrap();
         let mut looks = 0;
