@@ -57,7 +57,10 @@ fn large_elements_are_pooled_small_ones_are_not() {
     let big = Queue::<Frame>::create(&common::unique_name("pool-big"), 3).unwrap();
     let info = big.segment().info();
     assert_eq!(info.params[..2], [64, 8], "one cache line per slot");
-    assert_eq!(info.params[3], 65536, "buffer stride");
+    assert_eq!(
+        info.params[3], 65600,
+        "buffer stride: owner word, element, to 64"
+    );
     let small = Queue::<Small>::create(&common::unique_name("pool-small"), 3).unwrap();
     assert_eq!(small.segment().info().params[3], 0);
 }
@@ -236,8 +239,9 @@ fn a_consumer_killed_reading_in_place_gives_its_buffer_back() {
 
 /// Where a `Queue<Frame>`'s data starts (docs/FORMAT.md): the 256-byte header, the
 /// 320-byte control block, then the data area at a multiple of 64: ring slots of 64
-/// bytes, then one 8-byte owner word per buffer.
+/// bytes, then the buffers of `STRIDE` bytes, each starting with its owner word.
 const DATA: u64 = 576;
+const STRIDE: u64 = 65600;
 
 fn scribble(name: &str, at: u64, bytes: &[u8]) {
     let f = std::fs::OpenOptions::new()
@@ -293,8 +297,9 @@ proptest! {
             q.put_ref(&frame(seq)).unwrap();
         }
         scribble(&name, DATA, &slots[..64 * cap]);
-        let words: Vec<u8> = owners[..cap].iter().flat_map(|w| w.to_ne_bytes()).collect();
-        scribble(&name, DATA + 64 * cap as u64, &words);
+        for (b, w) in owners[..cap].iter().enumerate() {
+            scribble(&name, DATA + 64 * cap as u64 + STRIDE * b as u64, &w.to_ne_bytes());
+        }
         exercise(&q);
         // Only the index words (offset 8 of each slot), this time with the stamps kept.
         let name2 = common::unique_name("pool-hostile-idx");

@@ -238,7 +238,7 @@ fn show_of_a_pooled_queue_has_its_state_and_says_its_messages_are_not_shown() {
     );
     assert_eq!((f["head"].clone(), f["tail"].clone()), (1.into(), 3.into()));
     assert_eq!(f["pooled"], true);
-    assert_eq!(f["buffer_stride"], 65536);
+    assert_eq!(f["buffer_stride"], 65600);
     // The window starts at the head's slot (the data area is larger than the
     // window) and stops at the end of the ring: slots 1..4.
     assert_eq!(f["scanned_slots"], 3);

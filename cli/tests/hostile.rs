@@ -181,9 +181,11 @@ fn hostile_queue() -> impl Strategy<Value = Hostile> {
 }
 
 /// A pooled queue (elements of 64 KiB: slots of 64 bytes with a stamp and a buffer
-/// index, then owner words, then the buffers; docs/FORMAT.md) whose geometry holds
-/// together, with random control bytes, stamps, index words and owner words.
+/// index, then the buffers, each its owner word then the element; docs/FORMAT.md)
+/// whose geometry holds together, with random control bytes, stamps, index words and
+/// owner words.
 fn hostile_pooled_queue() -> impl Strategy<Value = Hostile> {
+    const STRIDE: u64 = 65600;
     (
         prop_oneof![Just(10u32), Just(12u32)],
         1u64..12,
@@ -191,31 +193,34 @@ fn hostile_pooled_queue() -> impl Strategy<Value = Hostile> {
         prop_oneof![any::<u64>(), 0u64..40],
         prop_oneof![any::<u64>(), 0u64..40],
         proptest::collection::vec(any::<u64>(), 12),
-        proptest::collection::vec(any::<u8>(), 12 * 64 + 12 * 8),
+        proptest::collection::vec(any::<u8>(), 12 * 64),
+        proptest::collection::vec(any::<u64>(), 12),
     )
-        .prop_map(|(kind, cap, mut control, head, tail, stamps, ring)| {
-            control[..8].copy_from_slice(&tail.to_ne_bytes());
-            control[64..72].copy_from_slice(&head.to_ne_bytes());
-            let owners_len = round_up(cap * 8, 64);
-            let buffers = round_up(cap * 64 + owners_len, 64);
-            let mut data = vec![0u8; (buffers + cap * 65536) as usize];
-            let head_bytes = (cap * 64 + cap * 8) as usize;
-            data[..head_bytes].copy_from_slice(&ring[..head_bytes]);
-            for (i, st) in stamps.iter().enumerate().take(cap as usize) {
-                let st = if st % 2 == 0 {
-                    *st
-                } else {
-                    (st >> 60 << 32) | u64::from(std::process::id())
-                };
-                data[i * 64..i * 64 + 8].copy_from_slice(&st.to_ne_bytes());
-            }
-            Hostile {
-                elem_align_log2: 3,
-                elem_size_mult: 8192,
-                params: [64, 8, cap.next_power_of_two(), 65536],
-                ..sample(kind, b"Frame", cap, control, data)
-            }
-        })
+        .prop_map(
+            |(kind, cap, mut control, head, tail, stamps, ring, owners)| {
+                control[..8].copy_from_slice(&tail.to_ne_bytes());
+                control[64..72].copy_from_slice(&head.to_ne_bytes());
+                let buffers = cap * 64;
+                let mut data = vec![0u8; (buffers + cap * STRIDE) as usize];
+                data[..(cap * 64) as usize].copy_from_slice(&ring[..(cap * 64) as usize]);
+                for (i, st) in stamps.iter().enumerate().take(cap as usize) {
+                    let st = if st % 2 == 0 {
+                        *st
+                    } else {
+                        (st >> 60 << 32) | u64::from(std::process::id())
+                    };
+                    data[i * 64..i * 64 + 8].copy_from_slice(&st.to_ne_bytes());
+                    let at = (buffers + i as u64 * STRIDE) as usize;
+                    data[at..at + 8].copy_from_slice(&owners[i].to_ne_bytes());
+                }
+                Hostile {
+                    elem_align_log2: 3,
+                    elem_size_mult: 8192,
+                    params: [64, 8, cap.next_power_of_two(), STRIDE],
+                    ..sample(kind, b"Frame", cap, control, data)
+                }
+            },
+        )
 }
 
 /// A header that validates (apart from what the random fields break on purpose), the

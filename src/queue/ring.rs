@@ -727,10 +727,17 @@ impl<S: Slots> Ring<S> {
     /// `hot`: a put, which copies a whole message; it may wait briefly for the buffer
     /// this handle wrote last while that message is the only other one in the ring
     /// (its consumer is about to hand it back).
+    #[inline(always)]
     fn assign(&self, c: Claim, hot: bool) -> bool {
         if !self.slots.pooled() {
             return true;
         }
+        self.assign_pooled(c, hot)
+    }
+
+    /// [`Ring::assign`] for a pooled queue.
+    #[cold]
+    fn assign_pooled(&self, c: Claim, hot: bool) -> bool {
         let hot = hot && self.len() <= 2;
         // SAFETY: `c.idx` is below the capacity (a claim's index), and we hold the slot
         // with the producers' turn (a fresh claim).
@@ -743,6 +750,7 @@ impl<S: Slots> Ring<S> {
 
     /// Puts `v` if a slot is free, without waiting; does not wake anyone (see
     /// [`Ring::after_put`]).
+    #[inline(always)]
     fn put_once(&self, v: &S::Item, me: u32) -> TryPut {
         match self.claim_put(me) {
             Ok((c, slot)) => {
@@ -814,6 +822,7 @@ impl<S: Slots> Ring<S> {
 
     /// Takes a message if one is published at the head, without waiting; does not wake
     /// anyone (see [`Ring::after_get`]).
+    #[inline(always)]
     fn get_once(&self, me: u32, out: &mut S::Out) -> TryGet {
         match self.claim_get(me) {
             Ok((c, slot)) => {
@@ -824,7 +833,9 @@ impl<S: Slots> Ring<S> {
                 //   else touches the slot until we hand it back.
                 // - `out` is a valid destination (our caller's contract, passed on).
                 unsafe { self.slots.read(c.idx, out) };
-                self.slots.unassign(c.idx, turn_of(c.stamp).wrapping_sub(1));
+                if self.slots.pooled() {
+                    self.slots.unassign(c.idx, turn_of(c.stamp).wrapping_sub(1));
+                }
                 slot.store(pack(turn_of(c.stamp).wrapping_add(1), 0), Release);
                 TryGet::Done
             }
@@ -1609,7 +1620,8 @@ pub(crate) struct SlotArea {
     stride: usize,
     value_offset: usize,
     cap: usize,
-    pool: Option<Pool>,
+    /// A pooled queue's pool (boxed: the hot path of other queues stays as it was).
+    pool: Option<Box<Pool>>,
 }
 
 // ---- Pooled queues ----------------------------------------------------------------
@@ -1625,7 +1637,9 @@ pub(crate) struct SlotArea {
 // keeps up gets every message through one buffer, still in the producer's cache),
 // then the next free buffer after it.
 //
-// Each buffer has an owner word: 0 when free, else the claim that holds it (the
+// Each buffer starts with an owner word (in the cache line where the element starts,
+// so a message whose first bytes are all that is read or written moves no extra line):
+// 0 when free, else the claim that holds it (the
 // producers' turn and the slot index). A producer takes a buffer by compare-and-swap
 // from 0 to its claim, then records the buffer's index in its slot, then publishes the
 // slot; a consumer copies out (or reads in place), then frees the buffer by
@@ -1647,39 +1661,46 @@ pub(crate) const POOLED_INDEX_OFFSET: usize = 8;
 pub(crate) const POOLED_MAX_CAPACITY: u64 = (1 << 31) - 1;
 /// The longest a put waits for the buffer its handle wrote last.
 const HOT_WAIT_MAX: Duration = Duration::from_micros(5);
+/// A producer waiting for the buffer it wrote last yields its CPU every this many turns
+/// (and at once when its consumer shares the CPU: `primitive::Spinner`).
+const HOT_YIELD_EVERY: u32 = 64;
+/// A pool of at most this many bytes does not wait for the buffer written last (it fits
+/// in half of a core's L2 on this project's machine, which has 2 MiB per core).
+const HOT_POOL_MIN: usize = 1 << 20;
 /// How many times a producer walks the owner words before it gives up (only hostile
 /// bytes make it give up: a free buffer always exists for a fresh claim).
 const POOL_PASSES: u32 = 64;
 
 /// The geometry of a pooled queue's data area: `cap` ring slots of [`POOLED_SLOT`]
-/// bytes, then `cap` owner words (8 bytes each, padded to 64), then `cap` buffers of
-/// `stride` bytes from `buffers_offset` (aligned to the element, and to 64).
+/// bytes, then from `buffers_offset` (aligned to the element, and to 64) `cap` buffers
+/// of `stride` bytes, each its owner word then the element at `value_offset` (as a
+/// slot of an unpooled queue has its stamp then the element).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PoolGeometry {
-    pub(crate) owners_offset: usize,
     pub(crate) buffers_offset: usize,
     pub(crate) stride: usize,
+    pub(crate) value_offset: usize,
     pub(crate) data_len: usize,
 }
 
-/// A pooled queue's buffer stride for elements of `size` bytes aligned to `align`.
+/// A pooled queue's buffer stride for elements of `size` bytes aligned to `align`: the
+/// owner word and the element, rounded up to 64 and to the alignment.
 pub(crate) fn pool_stride(size: usize, align: usize) -> Option<usize> {
     let a = align.max(64);
-    Some(size.checked_add(a - 1)? & !(a - 1))
+    let raw = value_offset(align).checked_add(size)?;
+    Some(raw.checked_add(a - 1)? & !(a - 1))
 }
 
 /// The layout of a pooled queue of `cap` buffers of `stride` bytes (elements aligned to
 /// `align`); `None` if it overflows.
 pub(crate) fn pool_geometry(cap: usize, align: usize, stride: usize) -> Option<PoolGeometry> {
-    let owners_offset = cap.checked_mul(POOLED_SLOT)?;
-    let owners_len = cap.checked_mul(8)?.checked_add(63)? & !63;
     let a = align.max(64);
-    let buffers_offset = owners_offset.checked_add(owners_len)?.checked_add(a - 1)? & !(a - 1);
+    let buffers_offset = cap.checked_mul(POOLED_SLOT)?.checked_add(a - 1)? & !(a - 1);
     let data_len = buffers_offset.checked_add(cap.checked_mul(stride)?)?;
     Some(PoolGeometry {
-        owners_offset,
         buffers_offset,
         stride,
+        value_offset: value_offset(align),
         data_len,
     })
 }
@@ -1692,15 +1713,21 @@ fn owner_tag(put_turn: u32, idx: usize) -> u64 {
 
 /// A pooled queue's buffers, as one handle sees them.
 pub(crate) struct Pool {
-    owners: NonNull<u8>,
     buffers: NonNull<u8>,
     stride: usize,
+    value_offset: usize,
     count: usize,
-    /// How long a put waits for the buffer this handle wrote last: a sixteenth of what
-    /// copying a message takes at 32 GiB/s, at most [`HOT_WAIT_MAX`].
+    /// How long a put waits for the buffer this handle wrote last: an eighth of what
+    /// copying a message takes at 32 GiB/s (1 ns per 256 bytes), at most
+    /// [`HOT_WAIT_MAX`].
     hot_wait: Duration,
     /// The buffer this handle wrote last (`u32::MAX`: none yet). Per handle, a hint.
     last: std::sync::atomic::AtomicU32,
+    /// How many takes in a row found the buffer written last still held (0 after a
+    /// hit). Per handle, a hint.
+    misses: std::sync::atomic::AtomicU32,
+    /// How this handle's last wait for a buffer ended (see `primitive::Spinner`).
+    spin: primitive::SpinMemory,
 }
 
 impl Pool {
@@ -1708,18 +1735,27 @@ impl Pool {
     fn owner(&self, b: usize) -> &std::sync::atomic::AtomicU64 {
         assert!(b < self.count, "buffer {b} out of {}", self.count);
         // SAFETY:
-        // - b < count: the word lies inside the owner words, 8-aligned (the data area
-        //   is 64-aligned and `owners` a multiple of 64 from its start), in the mapping
-        //   that outlives the pool.
+        // - b < count: the word starts buffer b, inside the data area, 8-aligned (the
+        //   data area is 64-aligned, the buffers' offset and stride multiples of 64),
+        //   in the mapping that outlives the pool.
         // - every process accesses owner words only atomically.
-        unsafe { std::sync::atomic::AtomicU64::from_ptr(self.owners.as_ptr().cast::<u64>().add(b)) }
+        unsafe {
+            std::sync::atomic::AtomicU64::from_ptr(
+                self.buffers.as_ptr().add(b * self.stride).cast::<u64>(),
+            )
+        }
     }
 
-    /// Buffer `b` (`b` below the count).
+    /// Buffer `b`'s element (`b` below the count).
     fn buffer(&self, b: usize) -> *mut u8 {
         assert!(b < self.count, "buffer {b} out of {}", self.count);
-        // SAFETY: b < count: the buffer lies inside the data area.
-        unsafe { self.buffers.as_ptr().add(b * self.stride) }
+        // SAFETY: b < count: the buffer lies inside the data area, and its element at
+        // `value_offset` inside the buffer.
+        unsafe {
+            self.buffers
+                .as_ptr()
+                .add(b * self.stride + self.value_offset)
+        }
     }
 
     /// Takes buffer `b` for the claim `tag` if it is free.
@@ -1734,19 +1770,35 @@ impl Pool {
     fn take(&self, tag: u64, hot: bool) -> Option<usize> {
         let last = self.last.load(Relaxed) as usize;
         let mut got = None;
-        if last < self.count {
+        // A reservation (not `hot`) whose last tries at the buffer written last failed
+        // (its consumer lags) looks there only now and then: the look pulls the line
+        // the consumer is reading.
+        let misses = self.misses.load(Relaxed);
+        if last < self.count && (hot || misses % 16 == 0) {
             if self.grab(last, tag) {
                 got = Some(last);
-            } else if hot && primitive::TIMED {
+            } else if hot && primitive::TIMED && !self.hot_wait.is_zero() {
+                // Yielding as any wait does: a consumer on our CPU must run to hand the
+                // buffer back.
+                let mut spinner = primitive::Spinner::new(&self.spin, HOT_YIELD_EVERY);
                 let start = Instant::now();
                 while start.elapsed() < self.hot_wait {
-                    primitive::spin_hint();
+                    spinner.turn();
                     if self.grab(last, tag) {
+                        spinner.done();
                         got = Some(last);
                         break;
                     }
                 }
             }
+        }
+        let next = if got.is_some() {
+            0
+        } else {
+            misses.wrapping_add(1)
+        };
+        if next != misses {
+            self.misses.store(next, Relaxed);
         }
         let first = if last < self.count { last + 1 } else { 0 };
         'passes: for pass in 0..POOL_PASSES {
@@ -1818,15 +1870,24 @@ impl SlotArea {
         value_offset: usize,
         pool: Option<(PoolGeometry, usize)>,
     ) -> Self {
-        let pool = pool.map(|(g, elem_size)| Pool {
-            // SAFETY: the offsets lie inside the data area (constructor contract).
-            owners: unsafe { base.add(g.owners_offset) },
-            // SAFETY: as above.
-            buffers: unsafe { base.add(g.buffers_offset) },
-            stride: g.stride,
-            count: cap,
-            hot_wait: Duration::from_nanos((elem_size / 512) as u64).min(HOT_WAIT_MAX),
-            last: std::sync::atomic::AtomicU32::new(u32::MAX),
+        let pool = pool.map(|(g, elem_size)| {
+            Box::new(Pool {
+                // SAFETY: the offset lies inside the data area (constructor contract).
+                buffers: unsafe { base.add(g.buffers_offset) },
+                stride: g.stride,
+                value_offset: g.value_offset,
+                count: cap,
+                // A pool that fits in half a core's L2 stays cached whichever buffer a
+                // put takes: waiting for one would only cost time.
+                hot_wait: if cap.saturating_mul(g.stride) <= HOT_POOL_MIN {
+                    Duration::ZERO
+                } else {
+                    Duration::from_nanos((elem_size / 256) as u64).min(HOT_WAIT_MAX)
+                },
+                last: std::sync::atomic::AtomicU32::new(u32::MAX),
+                misses: std::sync::atomic::AtomicU32::new(0),
+                spin: primitive::SpinMemory::default(),
+            })
         });
         SlotArea {
             base,
@@ -1857,10 +1918,15 @@ impl SlotArea {
         let own = unsafe { self.slot(idx).add(self.value_offset) };
         match &self.pool {
             None => own,
-            // A pooled slot holds its buffer's index there; a hostile index is replaced
-            // by 0 (any in-bounds buffer: the bytes are untrusted anyway).
-            Some(p) => p.buffer(self.index_word(idx).map_or(0, |b| b as usize)),
+            Some(p) => self.pooled_value(p, idx),
         }
+    }
+
+    /// A pooled slot's buffer: the slot holds its index (a hostile index is replaced by
+    /// 0, any in-bounds buffer: the bytes are untrusted anyway).
+    #[cold]
+    fn pooled_value(&self, p: &Pool, idx: usize) -> *mut u8 {
+        p.buffer(self.index_word(idx).map_or(0, |b| b as usize))
     }
 
     /// A pooled slot's buffer index, if it is below the count.
@@ -1879,6 +1945,7 @@ impl SlotArea {
         ((b as usize) < p.count).then_some(b)
     }
 
+    #[inline(always)]
     fn pooled(&self) -> bool {
         self.pool.is_some()
     }
@@ -2002,6 +2069,7 @@ impl<T: Copy + Send + Sync> Slots for SegSlots<T> {
         unsafe { std::ptr::copy_nonoverlapping(self.area.value(idx).cast::<T>(), out, 1) }
     }
 
+    #[inline(always)]
     fn pooled(&self) -> bool {
         self.area.pooled()
     }
@@ -2085,6 +2153,7 @@ impl Slots for ByteSlots {
         unsafe { crate::segment::copy_in(self.area.value(idx), &mut out[..n]) }
     }
 
+    #[inline(always)]
     fn pooled(&self) -> bool {
         self.area.pooled()
     }
