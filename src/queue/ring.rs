@@ -1792,7 +1792,8 @@ impl Pool {
                 }
             }
         }
-        let next = if got.is_some() {
+        // Counts looks at the buffer written last that failed or were skipped.
+        let next = if last >= self.count || got.is_some() {
             0
         } else {
             misses.wrapping_add(1)
