@@ -652,6 +652,12 @@ fn get_many_now<S: Slots, B: BatchMut<S::Out> + ?Sized>(
 /// A bounded FIFO queue of `T` shared between processes. See the [module
 /// docs](self) for the crash contract.
 ///
+/// Elements of 64 KiB or more live in a pool of buffers behind the ring (a *pooled*
+/// queue, docs/FORMAT.md): a put takes the buffer its handle wrote last when the
+/// consumer has handed it back (waiting a few microseconds for that when its message
+/// is the only other one queued), so a consumer that keeps up gets every message
+/// through one buffer that stays in the producer's cache. Nothing changes in the API.
+///
 /// Handles are `Send + Sync`: threads of one process may share one handle. The
 /// creating handle removes the name when dropped (unless made persistent through
 /// [`segment_mut`](Self::segment_mut)); processes that opened it keep working.
