@@ -839,8 +839,12 @@ fn view_queue(input: &ViewInput<'_>) -> KindView {
     let (window, first_slot) = if stride == 0 || input.data_offset % stride != 0 {
         (&input.data[..0], 0)
     } else {
-        let whole = input.data.len() - input.data.len() % stride as usize;
-        (&input.data[..whole], input.data_offset / stride)
+        // Only the ring's slots (a pooled queue's buffers follow them).
+        let ring = info.capacity.saturating_mul(stride);
+        let left = usize::try_from(ring.saturating_sub(input.data_offset)).unwrap_or(usize::MAX);
+        let data = &input.data[..input.data.len().min(left)];
+        let whole = data.len() - data.len() % stride as usize;
+        (&data[..whole], input.data_offset / stride)
     };
     let Some(q) = QueueSnapshot::from_bytes(info, input.control, window) else {
         too_short(&mut v, input, what);
@@ -893,7 +897,14 @@ fn view_queue(input: &ViewInput<'_>) -> KindView {
                 .into(),
         );
     }
-    if geometry.is_ok() {
+    if info.params[3] != 0 {
+        v.fields.push(("pooled", Field::Bool(true)));
+        v.fields.push(("buffer_stride", Field::U64(info.params[3])));
+        v.notes.push(
+            "a pooled queue: its messages live in a buffer pool behind the slots (docs/FORMAT.md) and are not shown"
+                .into(),
+        );
+    } else if geometry.is_ok() {
         queued(input, &q, window, first_slot, &mut v);
     }
     v

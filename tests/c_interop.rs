@@ -14,6 +14,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use shmkit::zerocopy::{FromBytes, IntoBytes};
+
 use shmkit::{
     Array, Barrier, BoundedSemaphore, ByteDict, Error, Event, LockError, Mutex, Queue, RLock,
     Semaphore, Value,
@@ -350,6 +352,73 @@ fn c_producer_rust_consumer_through_a_queue_of_points() {
         );
     }
     common::wait_ok(producer, LIMIT);
+    assert!(q.is_empty());
+}
+
+/// 64 KiB: a pooled queue's element (tests/c/interop.c has the same `struct frame`).
+#[shmkit::shareable(name = "pool-frame")]
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Frame {
+    seq: u64,
+    bytes: [u8; 65528],
+}
+
+fn frame_pattern(seq: u64) -> u8 {
+    (seq.wrapping_mul(31) % 251) as u8
+}
+
+const FRAMES: u64 = 300;
+
+/// A pooled queue (its messages live in a buffer pool) between C and Rust, both ways,
+/// through every way in and out: C puts and writes in place, Rust reads by copy and in
+/// place; Rust puts and writes in place, C reads by copy and in place.
+#[test]
+fn c_and_rust_share_a_pooled_queue_of_64_kib_frames() {
+    let name = common::unique_name("interop-frames-cr");
+    let q = Queue::<Frame>::create(&name, 3).unwrap();
+    assert_ne!(q.segment().info().params[3], 0, "pooled");
+    let producer = c_process(&["frames_produce", &name, &FRAMES.to_string()])
+        .spawn()
+        .expect("start the C producer");
+    let mut words = vec![0u64; std::mem::size_of::<Frame>() / 8];
+    let out = Frame::mut_from_bytes(words.as_mut_bytes()).unwrap();
+    for seq in 0..FRAMES {
+        let ok = if seq % 3 == 0 {
+            let g = q
+                .get_ref_timeout(LIMIT)
+                .expect("the C producer keeps putting");
+            g.seq == seq && g.bytes.iter().all(|&b| b == frame_pattern(seq))
+        } else {
+            q.get_into_timeout(out, LIMIT)
+                .expect("the C producer keeps putting");
+            out.seq == seq && out.bytes.iter().all(|&b| b == frame_pattern(seq))
+        };
+        assert!(ok, "frame {seq} from C");
+    }
+    common::wait_ok(producer, LIMIT);
+
+    let name = common::unique_name("interop-frames-rc");
+    let q = Queue::<Frame>::create(&name, 3).unwrap();
+    let consumer = c_process(&["frames_consume", &name, &FRAMES.to_string()])
+        .spawn()
+        .expect("start the C consumer");
+    for seq in 0..FRAMES {
+        if seq % 3 == 0 {
+            let mut slot = q
+                .reserve_timeout(LIMIT)
+                .expect("the C consumer keeps taking");
+            slot.seq = seq;
+            slot.bytes.fill(frame_pattern(seq));
+            slot.commit();
+        } else {
+            out.seq = seq;
+            out.bytes.fill(frame_pattern(seq));
+            q.put_ref_timeout(out, LIMIT)
+                .expect("the C consumer keeps taking");
+        }
+    }
+    common::wait_ok(consumer, LIMIT);
     assert!(q.is_empty());
 }
 

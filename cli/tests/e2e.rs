@@ -210,6 +210,45 @@ fn show_of_a_queue_lists_len_state_and_queued_values() {
     );
 }
 
+/// 64 KiB: a pooled queue's element.
+#[shmkit::shareable(name = "show-frame")]
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Frame {
+    seq: u64,
+    bytes: [u8; 65528],
+}
+
+#[test]
+fn show_of_a_pooled_queue_has_its_state_and_says_its_messages_are_not_shown() {
+    let name = common::unique_name("show-pooled");
+    let q = Queue::<Frame>::create(&name, 4).unwrap();
+    for seq in 0..3 {
+        let mut slot = q.reserve().unwrap();
+        slot.seq = seq;
+        slot.commit();
+    }
+    assert_eq!(q.get_ref().unwrap().seq, 0);
+    let j = json(&["show", &name, "--json"]);
+    let f = &j["view"]["fields"];
+    assert_eq!(j["view"]["available"], true);
+    assert_eq!(
+        (f["len"].clone(), f["capacity"].clone()),
+        (2.into(), 4.into())
+    );
+    assert_eq!((f["head"].clone(), f["tail"].clone()), (1.into(), 3.into()));
+    assert_eq!(f["pooled"], true);
+    assert_eq!(f["buffer_stride"], 65600);
+    // The window starts at the head's slot (the data area is larger than the
+    // window) and stops at the end of the ring: slots 1..4.
+    assert_eq!(f["scanned_slots"], 3);
+    assert!(f.get("queued").is_none());
+    let notes = j["view"]["notes"].to_string();
+    assert!(notes.contains("pooled queue"), "{notes}");
+    let text = stdout(&shmkit(&["show", &name]));
+    assert!(text.contains("pooled"), "{text}");
+}
+
 #[test]
 fn show_of_a_wrapped_queue_bigger_than_the_window_starts_at_the_head() {
     let name = common::unique_name("show-queue-big");

@@ -180,6 +180,49 @@ fn hostile_queue() -> impl Strategy<Value = Hostile> {
         })
 }
 
+/// A pooled queue (elements of 64 KiB: slots of 64 bytes with a stamp and a buffer
+/// index, then the buffers, each its owner word then the element; docs/FORMAT.md)
+/// whose geometry holds together, with random control bytes, stamps, index words and
+/// owner words.
+fn hostile_pooled_queue() -> impl Strategy<Value = Hostile> {
+    const STRIDE: u64 = 65600;
+    (
+        prop_oneof![Just(10u32), Just(12u32)],
+        1u64..12,
+        proptest::collection::vec(any::<u8>(), 320..=320),
+        prop_oneof![any::<u64>(), 0u64..40],
+        prop_oneof![any::<u64>(), 0u64..40],
+        proptest::collection::vec(any::<u64>(), 12),
+        proptest::collection::vec(any::<u8>(), 12 * 64),
+        proptest::collection::vec(any::<u64>(), 12),
+    )
+        .prop_map(
+            |(kind, cap, mut control, head, tail, stamps, ring, owners)| {
+                control[..8].copy_from_slice(&tail.to_ne_bytes());
+                control[64..72].copy_from_slice(&head.to_ne_bytes());
+                let buffers = cap * 64;
+                let mut data = vec![0u8; (buffers + cap * STRIDE) as usize];
+                data[..(cap * 64) as usize].copy_from_slice(&ring[..(cap * 64) as usize]);
+                for (i, st) in stamps.iter().enumerate().take(cap as usize) {
+                    let st = if st % 2 == 0 {
+                        *st
+                    } else {
+                        (st >> 60 << 32) | u64::from(std::process::id())
+                    };
+                    data[i * 64..i * 64 + 8].copy_from_slice(&st.to_ne_bytes());
+                    let at = (buffers + i as u64 * STRIDE) as usize;
+                    data[at..at + 8].copy_from_slice(&owners[i].to_ne_bytes());
+                }
+                Hostile {
+                    elem_align_log2: 3,
+                    elem_size_mult: 8192,
+                    params: [64, 8, cap.next_power_of_two(), STRIDE],
+                    ..sample(kind, b"Frame", cap, control, data)
+                }
+            },
+        )
+}
+
 /// A header that validates (apart from what the random fields break on purpose), the
 /// control block and the data.
 fn build(h: &Hostile) -> Vec<u8> {
@@ -301,6 +344,17 @@ proptest! {
         prop_assert!(snap.view.field("len").is_some(), "{:?}", snap.view);
         // The geometry holds, so the slots were scanned and decoded.
         prop_assert!(!snap.view.notes.iter().any(|n| n.contains("queue parameters") || n.contains("slots of")), "{:?}", snap.view.notes);
+        prop_assert!(matches!(snap.view.field("scanned_slots"), Some(inspect::Field::U64(n)) if *n > 0));
+        check_inspect(&f.name, Some(start..start + len));
+    }
+
+    #[test]
+    fn inspect_survives_hostile_pooled_queues(h in hostile_pooled_queue(), start in 0u64..900, len in 0u64..900) {
+        let f = Planted::new(&build(&h));
+        let snap = inspect::inspect(&f.name, &InspectOptions::default()).unwrap();
+        prop_assert_eq!(snap.state, inspect::State::Ready, "{:?}", snap.problems);
+        prop_assert!(snap.view.available);
+        prop_assert!(matches!(snap.view.field("pooled"), Some(inspect::Field::Bool(true))), "{:?}", snap.view);
         prop_assert!(matches!(snap.view.field("scanned_slots"), Some(inspect::Field::U64(n)) if *n > 0));
         check_inspect(&f.name, Some(start..start + len));
     }

@@ -301,8 +301,21 @@ impl QueueSnapshot {
 }
 
 /// The queue geometry recorded in the header's `params`:
-/// `[slot stride, value offset in a slot, one_lap, 0]`.
+/// `[slot stride, value offset in a slot, one_lap, 0]`; for a pooled queue (elements
+/// of `ring::POOL_MIN_ELEM` bytes or more, docs/FORMAT.md) `[64, 8, one_lap, buffer
+/// stride]`.
 fn params_for(desc: &TypeDesc, capacity: u64) -> Option<[u64; 4]> {
+    if desc.size >= ring::POOL_MIN_ELEM {
+        if capacity > ring::POOLED_MAX_CAPACITY {
+            return None;
+        }
+        return Some([
+            ring::POOLED_SLOT as u64,
+            ring::POOLED_INDEX_OFFSET as u64,
+            ring::one_lap(capacity),
+            ring::pool_stride(desc.size, desc.align)? as u64,
+        ]);
+    }
     let stride = ring::slot_stride(desc.size, desc.align)?;
     Some([
         stride as u64,
@@ -327,9 +340,12 @@ pub(crate) fn spec_of(kind: Kind, desc: TypeDesc, capacity: usize) -> Result<Spe
     let too_large =
         || Error::InvalidArgument(format!("a queue of {capacity} {} is too large", desc.name));
     let params = params_for(&desc, cap).ok_or_else(too_large)?;
-    let data_len = capacity
-        .checked_mul(params[0] as usize)
-        .ok_or_else(too_large)?;
+    let data_len = match pool_of(params, capacity, desc.align) {
+        Some(g) => g.ok_or_else(too_large)?.data_len,
+        None => capacity
+            .checked_mul(params[0] as usize)
+            .ok_or_else(too_large)?,
+    };
     Ok(Spec {
         kind,
         elem: desc,
@@ -338,6 +354,13 @@ pub(crate) fn spec_of(kind: Kind, desc: TypeDesc, capacity: usize) -> Result<Spe
         data_len,
         params,
     })
+}
+
+/// A pooled queue's pool geometry from its `params` (`None`: not pooled; `Some(None)`:
+/// pooled, but the layout overflows).
+fn pool_of(params: [u64; 4], cap: usize, align: usize) -> Option<Option<ring::PoolGeometry>> {
+    let stride = params[3];
+    (stride != 0).then(|| ring::pool_geometry(cap, align, usize::try_from(stride).ok()?))
 }
 
 /// Checks the queue geometry of an open segment. With `desc`, against that element
@@ -359,6 +382,9 @@ pub(crate) fn geometry(
         ));
     }
     let [stride, offset, lap, zero] = info.params;
+    if zero != 0 {
+        return pooled_geometry(info, desc);
+    }
     let expected = match desc {
         Some(d) => params_for(d, cap),
         None => Some([stride, offset, ring::one_lap(cap), 0]),
@@ -384,6 +410,50 @@ pub(crate) fn geometry(
         ));
     }
     Ok((cap, stride as usize))
+}
+
+/// [`geometry`] for a pooled queue (`params[3]`, the buffer stride, is not 0).
+fn pooled_geometry(
+    info: &SegmentInfo,
+    desc: Option<&TypeDesc>,
+) -> std::result::Result<(u64, usize), String> {
+    let cap = info.capacity;
+    let (size, align) = (info.elem_size, info.elem_align);
+    let own = usize::try_from(size)
+        .ok()
+        .zip(usize::try_from(align).ok())
+        .and_then(|(s, a)| {
+            params_for(
+                &TypeDesc {
+                    name: "",
+                    size: s,
+                    align: a,
+                },
+                cap,
+            )
+        });
+    let expected = match desc {
+        Some(d) => params_for(d, cap),
+        None => own,
+    };
+    let pooled = align.is_power_of_two() && size as usize >= ring::POOL_MIN_ELEM;
+    if !pooled || expected != Some(info.params) || own != Some(info.params) {
+        let [stride, offset, lap, buffers] = info.params;
+        return Err(format!(
+            "pooled queue parameters [slot stride {stride}, index offset {offset}, one_lap {lap}, buffer stride {buffers}] do not fit {cap} elements of {}",
+            info.type_display()
+        ));
+    }
+    let g = pool_of(info.params, cap as usize, align as usize)
+        .flatten()
+        .ok_or_else(|| format!("a pool of {cap} buffers does not fit in memory"))?;
+    if g.data_len as u64 != info.layout.data_len {
+        return Err(format!(
+            "{cap} slots and buffers of {} bytes do not fill the {}-byte data area",
+            g.stride, info.layout.data_len
+        ));
+    }
+    Ok((cap, ring::POOLED_SLOT))
 }
 
 /// The slots of the first `max` messages between `head` and `len` messages later,
@@ -419,15 +489,18 @@ fn open_kind(
     )
 }
 
-/// A validated queue segment's geometry: (data area, capacity, stride, value offset).
-fn slot_geometry(seg: &Segment) -> (NonNull<u8>, usize, usize, usize) {
+/// A validated queue segment's geometry: (data area, capacity, stride, value offset,
+/// pool geometry of a pooled queue).
+fn slot_geometry(seg: &Segment) -> (NonNull<u8>, usize, usize, usize, Option<ring::PoolGeometry>) {
     let info = seg.info();
     let base = NonNull::new(seg.data_ptr()).expect("mapping is not null");
+    let cap = info.capacity as usize;
     (
         base,
-        info.capacity as usize,
+        cap,
         info.params[0] as usize,
         info.params[1] as usize,
+        pool_of(info.params, cap, info.elem_align as usize).flatten(),
     )
 }
 
@@ -447,28 +520,30 @@ fn ring_with<S: Slots>(seg: &Segment, slots: S) -> Ring<S> {
 
 /// Builds the typed ring over a validated queue segment.
 fn ring_over<T: Shareable>(seg: &Segment) -> Ring<SegSlots<T>> {
-    let (base, cap, stride, offset) = slot_geometry(seg);
+    let (base, cap, stride, offset, pool) = slot_geometry(seg);
     // SAFETY:
     // - the geometry was validated (check_geometry): `cap * stride` bytes of data area,
     //   aligned to max(64, align_of T), stride and offset multiples of the alignment,
-    //   the value fits in the slot.
+    //   the value fits in the slot; or, pooled, the pool's layout for `cap` buffers of
+    //   T fills the data area.
     // - the segment's mapping outlives the ring: both live in the same Queue, and the
     //   ring is dropped first.
-    let slots = unsafe { SegSlots::new(base, cap, stride, offset) };
+    let slots = unsafe { SegSlots::new(base, cap, stride, offset, pool) };
     ring_with(seg, slots)
 }
 
 /// Builds the byte-copying ring over a queue segment validated for elements `elem`.
 fn byte_ring_over(seg: &Segment, elem: TypeDesc) -> Ring<ByteSlots> {
-    let (base, cap, stride, offset) = slot_geometry(seg);
+    let (base, cap, stride, offset, pool) = slot_geometry(seg);
     // SAFETY:
     // - the geometry was validated for `elem` (the segment was created from it, or
     //   check_geometry compared it with `elem`): `cap * stride` bytes of data area,
     //   aligned to max(64, elem.align), stride and offset multiples of the alignment,
-    //   `offset + elem.size <= stride`.
+    //   `offset + elem.size <= stride`; or, pooled, the pool's layout for `cap`
+    //   buffers of `elem` fills the data area.
     // - the segment's mapping outlives the ring: both live in the same DynQueue, and
     //   the ring is dropped first.
-    let slots = unsafe { ByteSlots::new(base, cap, stride, offset, elem.size) };
+    let slots = unsafe { ByteSlots::new(base, cap, stride, offset, elem.size, pool) };
     ring_with(seg, slots)
 }
 
@@ -576,6 +651,12 @@ fn get_many_now<S: Slots, B: BatchMut<S::Out> + ?Sized>(
 
 /// A bounded FIFO queue of `T` shared between processes. See the [module
 /// docs](self) for the crash contract.
+///
+/// Elements of 64 KiB or more live in a pool of buffers behind the ring (a *pooled*
+/// queue, docs/FORMAT.md): a put takes the buffer its handle wrote last when the
+/// consumer has handed it back (waiting a few microseconds for that when its message
+/// is the only other one queued), so a consumer that keeps up gets every message
+/// through one buffer that stays in the producer's cache. Nothing changes in the API.
 ///
 /// Handles are `Send + Sync`: threads of one process may share one handle. The
 /// creating handle removes the name when dropped (unless made persistent through

@@ -260,6 +260,33 @@ pub(crate) trait Slots: Send + Sync {
     /// - the caller holds the slot: its stamp names this process, with an odd turn.
     /// - `out` is a valid destination (for bytes: exactly the element's size).
     unsafe fn read(&self, idx: usize, out: &mut Self::Out);
+    /// Whether messages live in a buffer pool behind the slots (a pooled queue, see
+    /// [`Pool`]); the other methods below then matter.
+    fn pooled(&self) -> bool {
+        false
+    }
+    /// Gives the claimed slot `idx` a buffer before it is written (by a put or a
+    /// reservation); `hot`: worth waiting briefly for the buffer this handle wrote
+    /// last. `false` if no buffer could be found (only hostile bytes do that).
+    ///
+    /// # Safety
+    /// - `idx` is below the capacity.
+    /// - the caller holds the slot: its stamp names this process, with an even turn.
+    unsafe fn assign(&self, idx: usize, hot: bool) -> bool {
+        let _ = (idx, hot);
+        true
+    }
+    /// Hands back the buffer of slot `idx`, claimed with the producers' turn
+    /// `put_turn` (after a get, on an abort or a release). Only a buffer that slot's
+    /// claim owns is freed: any values are safe.
+    fn unassign(&self, idx: usize, put_turn: u32) {
+        let _ = (idx, put_turn);
+    }
+    /// As [`Slots::unassign`], for a slot whose holder died: finds its buffer by its
+    /// owner word (a producer may have died before recording the buffer in the slot).
+    fn reclaim(&self, idx: usize, put_turn: u32) {
+        let _ = (idx, put_turn);
+    }
 }
 
 /// Items to put, by index: a slice of `T`, or a byte buffer cut into elements.
@@ -694,11 +721,42 @@ impl<S: Slots> Ring<S> {
         Err(TryPut::Full(None))
     }
 
+    /// Gives the slot of our fresh claim `c` a buffer (pooled queues; always `true`
+    /// otherwise). If none can be found (only hostile bytes do that), the claim is given
+    /// up as skipped and `false` is returned: the caller then reports the queue full.
+    /// `hot`: a put, which copies a whole message; it may wait briefly for the buffer
+    /// this handle wrote last while that message is the only other one in the ring
+    /// (its consumer is about to hand it back).
+    #[inline(always)]
+    fn assign(&self, c: Claim, hot: bool) -> bool {
+        if !self.slots.pooled() {
+            return true;
+        }
+        self.assign_pooled(c, hot)
+    }
+
+    /// [`Ring::assign`] for a pooled queue.
+    #[cold]
+    fn assign_pooled(&self, c: Claim, hot: bool) -> bool {
+        let hot = hot && self.len() <= 2;
+        // SAFETY: `c.idx` is below the capacity (a claim's index), and we hold the slot
+        // with the producers' turn (a fresh claim).
+        if unsafe { self.slots.assign(c.idx, hot) } {
+            return true;
+        }
+        self.skip_held(c);
+        false
+    }
+
     /// Puts `v` if a slot is free, without waiting; does not wake anyone (see
     /// [`Ring::after_put`]).
+    #[inline(always)]
     fn put_once(&self, v: &S::Item, me: u32) -> TryPut {
         match self.claim_put(me) {
             Ok((c, slot)) => {
+                if !self.assign(c, true) {
+                    return TryPut::Full(None);
+                }
                 // SAFETY:
                 // - `c.idx` = `pos & mask`, checked below the capacity by `sane`/`stamp`.
                 // - our compare-and-swap put our pid in the stamp with the producers'
@@ -764,6 +822,7 @@ impl<S: Slots> Ring<S> {
 
     /// Takes a message if one is published at the head, without waiting; does not wake
     /// anyone (see [`Ring::after_get`]).
+    #[inline(always)]
     fn get_once(&self, me: u32, out: &mut S::Out) -> TryGet {
         match self.claim_get(me) {
             Ok((c, slot)) => {
@@ -774,6 +833,9 @@ impl<S: Slots> Ring<S> {
                 //   else touches the slot until we hand it back.
                 // - `out` is a valid destination (our caller's contract, passed on).
                 unsafe { self.slots.read(c.idx, out) };
+                if self.slots.pooled() {
+                    self.slots.unassign(c.idx, turn_of(c.stamp).wrapping_sub(1));
+                }
                 slot.store(pack(turn_of(c.stamp).wrapping_add(1), 0), Release);
                 TryGet::Done
             }
@@ -993,7 +1055,11 @@ impl<S: Slots> Ring<S> {
     pub(crate) fn try_reserve(&self) -> Result<Claim, TryPut> {
         self.count_put(1);
         match self.claim_put(primitive::pid()) {
-            Ok((c, _)) => Ok(c),
+            Ok((c, _)) if self.assign(c, false) => Ok(c),
+            Ok(_) => {
+                self.finish_tasks(1);
+                Err(TryPut::Full(None))
+            }
             Err(e) => {
                 self.finish_tasks(1);
                 if let TryPut::Full(Some(b)) = e {
@@ -1043,6 +1109,10 @@ impl<S: Slots> Ring<S> {
         let Some(slot) = self.held_stamp(c, consumer) else {
             return false;
         };
+        if consumer || turns == 2 {
+            // Read, or given up: the slot's buffer (pooled queues) goes back.
+            self.slots.unassign(c.idx, turn_of(c.stamp) & !1);
+        }
         let next = pack(turn_of(c.stamp).wrapping_add(turns), 0);
         slot.compare_exchange(c.stamp, next, Release, Relaxed)
             .is_ok()
@@ -1063,7 +1133,17 @@ impl<S: Slots> Ring<S> {
     /// of a producer that died (consumers step over it; the next lap's producer reuses
     /// it). `false`, changing nothing, if the claim is not one this process holds.
     pub(crate) fn abort(&self, c: Claim) -> bool {
-        // Two turns on: skipped, as a dead producer's slot.
+        if !self.skip_held(c) {
+            return false;
+        }
+        self.finish_tasks(1);
+        true
+    }
+
+    /// Marks a slot this process holds as a producer skipped (two turns on), exactly
+    /// as a dead producer's slot, and wakes whoever it stood in the way of. `false`,
+    /// changing nothing, if the claim is not one this process holds.
+    fn skip_held(&self, c: Claim) -> bool {
         if !self.end_hold(c, false, 2) {
             return false;
         }
@@ -1071,7 +1151,6 @@ impl<S: Slots> Ring<S> {
             .ctl()
             .head
             .compare_exchange(c.pos, self.next(c.pos), Relaxed, Relaxed);
-        self.finish_tasks(1);
         // Consumers stuck on this slot move on; the next lap's producer may use it.
         self.after_put(1);
         self.after_get(1);
@@ -1379,6 +1458,10 @@ impl<S: Slots> Ring<S> {
         } else {
             pack(turn.wrapping_add(1), 0)
         };
+        // The dead holder's buffer (pooled queues) goes back first, so the next lap's
+        // producer finds one free. It is found by its owner word, which names this
+        // slot and claim: a second reaper, or a later claim of the slot, is not hurt.
+        self.slots.reclaim(b.idx, turn & !1);
         if self
             .slots
             .stamp(b.idx)
@@ -1445,13 +1528,21 @@ impl<S: Slots> Ring<S> {
         let pos = self.sane(counter.load(Relaxed));
         let slot = self.slots.stamp(self.index(pos) as usize);
         let want = self.put_turn(pos).wrapping_add(u32::from(consumer));
-        slot.compare_exchange(
-            pack(want, 0),
-            pack(want, primitive::pid()),
-            Acquire,
-            Relaxed,
-        )
-        .is_ok()
+        let claimed = slot
+            .compare_exchange(
+                pack(want, 0),
+                pack(want, primitive::pid()),
+                Acquire,
+                Relaxed,
+            )
+            .is_ok();
+        if claimed && !consumer {
+            // A producer killed mid-copy holds a buffer too (pooled queues).
+            // SAFETY: the slot's index is below the capacity (`index`), and we hold it
+            // with the producers' turn.
+            let _ = unsafe { self.slots.assign(self.index(pos) as usize, false) };
+        }
+        claimed
     }
 
     // ---- JoinableQueue -------------------------------------------------------------
@@ -1523,12 +1614,224 @@ enum Step<T> {
 }
 
 /// The slots of a queue segment's data area, whatever the element: the geometry and
-/// the stamps.
+/// the stamps, and for a pooled queue its buffer pool.
 pub(crate) struct SlotArea {
     base: NonNull<u8>,
     stride: usize,
     value_offset: usize,
     cap: usize,
+    /// A pooled queue's pool (boxed: the hot path of other queues stays as it was).
+    pool: Option<Box<Pool>>,
+}
+
+// ---- Pooled queues ----------------------------------------------------------------
+//
+// A copy into a queue of large messages runs at cache speed only while the producer's
+// working set (its source and the slot it writes) fits its core's L2. In ring order a
+// producer writes a different slot every time, so a queue of a few 1 MiB slots keeps
+// it copying at L3 speed (about 0.65-0.7 of the L2 figure on this project's machine).
+// Elements of `POOL_MIN_ELEM` bytes or more therefore live in a pool of buffers behind
+// the ring: each ring slot (one cache line) holds its stamp and the index of its
+// message's buffer, and a put takes, first, the buffer its handle wrote last, waiting
+// for it a little while its consumer is about to hand it back (so a consumer that
+// keeps up gets every message through one buffer, still in the producer's cache),
+// then the next free buffer after it.
+//
+// Each buffer starts with an owner word (in the cache line where the element starts,
+// so a message whose first bytes are all that is read or written moves no extra line):
+// 0 when free, else the claim that holds it (the
+// producers' turn and the slot index). A producer takes a buffer by compare-and-swap
+// from 0 to its claim, then records the buffer's index in its slot, then publishes the
+// slot; a consumer copies out (or reads in place), then frees the buffer by
+// compare-and-swap from that claim back to 0, then releases the slot. So a slot in use
+// owns at most one buffer, and a producer that just claimed a slot always finds a free
+// one (there are as many buffers as slots). Whoever repairs the slot of a dead holder
+// frees the buffers whose owner word names that claim (found by scanning, since a
+// producer may have died between taking the buffer and recording it); a later claim of
+// the same slot has another turn, so a late repair never frees its buffer.
+
+/// Elements at least this large live in a buffer pool behind the ring (see above).
+pub(crate) const POOL_MIN_ELEM: usize = 64 << 10;
+/// The slot stride of a pooled queue: one cache line, the stamp then the buffer index.
+pub(crate) const POOLED_SLOT: usize = 64;
+/// Where a pooled queue's slot keeps its buffer's index (a `u32`).
+pub(crate) const POOLED_INDEX_OFFSET: usize = 8;
+/// The largest capacity of a pooled queue (an owner word packs the slot index + 1 into
+/// 32 bits).
+pub(crate) const POOLED_MAX_CAPACITY: u64 = (1 << 31) - 1;
+/// The longest a put waits for the buffer its handle wrote last.
+const HOT_WAIT_MAX: Duration = Duration::from_micros(5);
+/// A producer waiting for the buffer it wrote last yields its CPU every this many turns
+/// (and at once when its consumer shares the CPU: `primitive::Spinner`).
+const HOT_YIELD_EVERY: u32 = 64;
+/// A pool of at most this many bytes does not wait for the buffer written last (it fits
+/// in half of a core's L2 on this project's machine, which has 2 MiB per core).
+const HOT_POOL_MIN: usize = 1 << 20;
+/// How many times a producer walks the owner words before it gives up (only hostile
+/// bytes make it give up: a free buffer always exists for a fresh claim).
+const POOL_PASSES: u32 = 64;
+
+/// The geometry of a pooled queue's data area: `cap` ring slots of [`POOLED_SLOT`]
+/// bytes, then from `buffers_offset` (aligned to the element, and to 64) `cap` buffers
+/// of `stride` bytes, each its owner word then the element at `value_offset` (as a
+/// slot of an unpooled queue has its stamp then the element).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PoolGeometry {
+    pub(crate) buffers_offset: usize,
+    pub(crate) stride: usize,
+    pub(crate) value_offset: usize,
+    pub(crate) data_len: usize,
+}
+
+/// A pooled queue's buffer stride for elements of `size` bytes aligned to `align`: the
+/// owner word and the element, rounded up to 64 and to the alignment.
+pub(crate) fn pool_stride(size: usize, align: usize) -> Option<usize> {
+    let a = align.max(64);
+    let raw = value_offset(align).checked_add(size)?;
+    Some(raw.checked_add(a - 1)? & !(a - 1))
+}
+
+/// The layout of a pooled queue of `cap` buffers of `stride` bytes (elements aligned to
+/// `align`); `None` if it overflows.
+pub(crate) fn pool_geometry(cap: usize, align: usize, stride: usize) -> Option<PoolGeometry> {
+    let a = align.max(64);
+    let buffers_offset = cap.checked_mul(POOLED_SLOT)?.checked_add(a - 1)? & !(a - 1);
+    let data_len = buffers_offset.checked_add(cap.checked_mul(stride)?)?;
+    Some(PoolGeometry {
+        buffers_offset,
+        stride,
+        value_offset: value_offset(align),
+        data_len,
+    })
+}
+
+/// The owner word of a buffer held by the claim of slot `idx` with the producers' turn
+/// `put_turn` (never 0: `idx` is below [`POOLED_MAX_CAPACITY`]).
+fn owner_tag(put_turn: u32, idx: usize) -> u64 {
+    (u64::from(put_turn) << 32) | (idx as u64 + 1)
+}
+
+/// A pooled queue's buffers, as one handle sees them.
+pub(crate) struct Pool {
+    buffers: NonNull<u8>,
+    stride: usize,
+    value_offset: usize,
+    count: usize,
+    /// How long a put waits for the buffer this handle wrote last: an eighth of what
+    /// copying a message takes at 32 GiB/s (1 ns per 256 bytes), at most
+    /// [`HOT_WAIT_MAX`].
+    hot_wait: Duration,
+    /// The buffer this handle wrote last (`u32::MAX`: none yet). Per handle, a hint.
+    last: std::sync::atomic::AtomicU32,
+    /// How many takes in a row found the buffer written last still held (0 after a
+    /// hit). Per handle, a hint.
+    misses: std::sync::atomic::AtomicU32,
+    /// How this handle's last wait for a buffer ended (see `primitive::Spinner`).
+    spin: primitive::SpinMemory,
+}
+
+impl Pool {
+    /// Buffer `b`'s owner word (`b` below the count).
+    fn owner(&self, b: usize) -> &std::sync::atomic::AtomicU64 {
+        assert!(b < self.count, "buffer {b} out of {}", self.count);
+        // SAFETY:
+        // - b < count: the word starts buffer b, inside the data area, 8-aligned (the
+        //   data area is 64-aligned, the buffers' offset and stride multiples of 64),
+        //   in the mapping that outlives the pool.
+        // - every process accesses owner words only atomically.
+        unsafe {
+            std::sync::atomic::AtomicU64::from_ptr(
+                self.buffers.as_ptr().add(b * self.stride).cast::<u64>(),
+            )
+        }
+    }
+
+    /// Buffer `b`'s element (`b` below the count).
+    fn buffer(&self, b: usize) -> *mut u8 {
+        assert!(b < self.count, "buffer {b} out of {}", self.count);
+        // SAFETY: b < count: the buffer lies inside the data area, and its element at
+        // `value_offset` inside the buffer.
+        unsafe {
+            self.buffers
+                .as_ptr()
+                .add(b * self.stride + self.value_offset)
+        }
+    }
+
+    /// Takes buffer `b` for the claim `tag` if it is free.
+    fn grab(&self, b: usize, tag: u64) -> bool {
+        let o = self.owner(b);
+        // Acquire: the consumer that freed it has finished reading it.
+        o.load(Relaxed) == 0 && o.compare_exchange(0, tag, Acquire, Relaxed).is_ok()
+    }
+
+    /// Takes a buffer for the claim `tag`: the one this handle wrote last if it is free
+    /// (with `hot`, waiting up to `hot_wait` for it), else the next free one after it.
+    fn take(&self, tag: u64, hot: bool) -> Option<usize> {
+        let last = self.last.load(Relaxed) as usize;
+        let mut got = None;
+        // A reservation (not `hot`) whose last tries at the buffer written last failed
+        // (its consumer lags) looks there only now and then: the look pulls the line
+        // the consumer is reading.
+        let misses = self.misses.load(Relaxed);
+        if last < self.count && (hot || misses % 16 == 0) {
+            if self.grab(last, tag) {
+                got = Some(last);
+            } else if hot && primitive::TIMED && !self.hot_wait.is_zero() {
+                // Yielding as any wait does: a consumer on our CPU must run to hand the
+                // buffer back.
+                let mut spinner = primitive::Spinner::new(&self.spin, HOT_YIELD_EVERY);
+                let start = Instant::now();
+                while start.elapsed() < self.hot_wait {
+                    spinner.turn();
+                    if self.grab(last, tag) {
+                        spinner.done();
+                        got = Some(last);
+                        break;
+                    }
+                }
+            }
+        }
+        // Counts looks at the buffer written last that failed or were skipped.
+        let next = if last >= self.count || got.is_some() {
+            0
+        } else {
+            misses.wrapping_add(1)
+        };
+        if next != misses {
+            self.misses.store(next, Relaxed);
+        }
+        let first = if last < self.count { last + 1 } else { 0 };
+        'passes: for pass in 0..POOL_PASSES {
+            if got.is_some() {
+                break;
+            }
+            for k in 0..self.count {
+                let b = (first + k) % self.count;
+                if self.grab(b, tag) {
+                    got = Some(b);
+                    break 'passes;
+                }
+            }
+            // Another producer took the free buffer we were heading for while a
+            // consumer freed one behind us: look again.
+            if pass > 0 {
+                primitive::yield_now();
+            }
+        }
+        let b = got?;
+        self.last.store(b as u32, Relaxed);
+        Some(b)
+    }
+
+    /// Frees buffer `b` if the claim `tag` holds it.
+    fn free(&self, b: usize, tag: u64) {
+        let o = self.owner(b);
+        // Release: our reads of it happen before its next writer's.
+        if o.load(Relaxed) == tag {
+            let _ = o.compare_exchange(tag, 0, Release, Relaxed);
+        }
+    }
 }
 
 // SAFETY: the slots are shared memory accessed through atomics (stamps) and through
@@ -1556,17 +1859,43 @@ impl SlotArea {
     /// - `stride` is a multiple of 8 and of the element's alignment; `value_offset` is
     ///   a multiple of the element's alignment, at least 8, and `value_offset` plus the
     ///   element's size is at most `stride`.
+    ///
+    /// With `pool` (a pooled queue): `stride` is [`POOLED_SLOT`], `value_offset`
+    /// [`POOLED_INDEX_OFFSET`], `cap` is at most [`POOLED_MAX_CAPACITY`], and `base`
+    /// points to the pool's whole `data_len` bytes; its buffers hold `elem_size`-byte
+    /// elements.
     pub(crate) unsafe fn new(
         base: NonNull<u8>,
         cap: usize,
         stride: usize,
         value_offset: usize,
+        pool: Option<(PoolGeometry, usize)>,
     ) -> Self {
+        let pool = pool.map(|(g, elem_size)| {
+            Box::new(Pool {
+                // SAFETY: the offset lies inside the data area (constructor contract).
+                buffers: unsafe { base.add(g.buffers_offset) },
+                stride: g.stride,
+                value_offset: g.value_offset,
+                count: cap,
+                // A pool that fits in half a core's L2 stays cached whichever buffer a
+                // put takes: waiting for one would only cost time.
+                hot_wait: if cap.saturating_mul(g.stride) <= HOT_POOL_MIN {
+                    Duration::ZERO
+                } else {
+                    Duration::from_nanos((elem_size / 256) as u64).min(HOT_WAIT_MAX)
+                },
+                last: std::sync::atomic::AtomicU32::new(u32::MAX),
+                misses: std::sync::atomic::AtomicU32::new(0),
+                spin: primitive::SpinMemory::default(),
+            })
+        });
         SlotArea {
             base,
             stride,
             value_offset,
             cap,
+            pool,
         }
     }
 
@@ -1587,7 +1916,77 @@ impl SlotArea {
         // - idx < cap (the caller's contract), so `slot` does not panic and the slot is
         //   inside the data area.
         // - `value_offset` is inside the slot (constructor contract).
-        unsafe { self.slot(idx).add(self.value_offset) }
+        let own = unsafe { self.slot(idx).add(self.value_offset) };
+        match &self.pool {
+            None => own,
+            Some(p) => self.pooled_value(p, idx),
+        }
+    }
+
+    /// A pooled slot's buffer: the slot holds its index (a hostile index is replaced by
+    /// 0, any in-bounds buffer: the bytes are untrusted anyway).
+    #[cold]
+    fn pooled_value(&self, p: &Pool, idx: usize) -> *mut u8 {
+        p.buffer(self.index_word(idx).map_or(0, |b| b as usize))
+    }
+
+    /// A pooled slot's buffer index, if it is below the count.
+    fn index_word(&self, idx: usize) -> Option<u32> {
+        let p = self.pool.as_ref()?;
+        // SAFETY:
+        // - `slot` checks idx < cap; the index word is 4 bytes at offset 8 of the
+        //   64-byte slot, 4-aligned, inside the mapping.
+        // - every process accesses it only atomically.
+        let w = unsafe {
+            std::sync::atomic::AtomicU32::from_ptr(self.slot(idx).add(POOLED_INDEX_OFFSET).cast())
+        };
+        // Relaxed: written before the slot's stamp is published (release), read after
+        // it is claimed (acquire).
+        let b = w.load(Relaxed);
+        ((b as usize) < p.count).then_some(b)
+    }
+
+    #[inline(always)]
+    fn pooled(&self) -> bool {
+        self.pool.is_some()
+    }
+
+    /// See [`Slots::assign`].
+    ///
+    /// # Safety
+    /// As [`Slots::assign`].
+    unsafe fn assign(&self, idx: usize, hot: bool) -> bool {
+        let Some(p) = &self.pool else {
+            return true;
+        };
+        // Our claim's stamp: it names us with the producers' turn until we publish.
+        let tag = owner_tag(turn_of(self.stamp(idx).load(Relaxed)), idx);
+        let Some(b) = p.take(tag, hot) else {
+            return false;
+        };
+        // SAFETY: as in `index_word`; we hold the slot, so only we write the word.
+        let w = unsafe {
+            std::sync::atomic::AtomicU32::from_ptr(self.slot(idx).add(POOLED_INDEX_OFFSET).cast())
+        };
+        w.store(b as u32, Relaxed);
+        true
+    }
+
+    /// See [`Slots::unassign`].
+    fn unassign(&self, idx: usize, put_turn: u32) {
+        if let (Some(p), Some(b)) = (&self.pool, self.index_word(idx)) {
+            p.free(b as usize, owner_tag(put_turn, idx));
+        }
+    }
+
+    /// See [`Slots::reclaim`].
+    fn reclaim(&self, idx: usize, put_turn: u32) {
+        if let Some(p) = &self.pool {
+            let tag = owner_tag(put_turn, idx);
+            for b in 0..p.count {
+                p.free(b, tag);
+            }
+        }
     }
 
     /// The element's bytes in slot `idx`; panics if `idx` is not below the capacity.
@@ -1629,11 +2028,13 @@ impl<T> SegSlots<T> {
         cap: usize,
         stride: usize,
         value_offset: usize,
+        pool: Option<PoolGeometry>,
     ) -> Self {
+        let pool = pool.map(|g| (g, std::mem::size_of::<T>()));
         SegSlots {
             // SAFETY:
             // - the caller's contract is SlotArea's, for T.
-            area: unsafe { SlotArea::new(base, cap, stride, value_offset) },
+            area: unsafe { SlotArea::new(base, cap, stride, value_offset, pool) },
             _t: std::marker::PhantomData,
         }
     }
@@ -1668,6 +2069,24 @@ impl<T: Copy + Send + Sync> Slots for SegSlots<T> {
         // - copied between pointers (as in `write`); `out` is caller memory.
         unsafe { std::ptr::copy_nonoverlapping(self.area.value(idx).cast::<T>(), out, 1) }
     }
+
+    #[inline(always)]
+    fn pooled(&self) -> bool {
+        self.area.pooled()
+    }
+
+    unsafe fn assign(&self, idx: usize, hot: bool) -> bool {
+        // SAFETY: our caller's contract is the area's.
+        unsafe { self.area.assign(idx, hot) }
+    }
+
+    fn unassign(&self, idx: usize, put_turn: u32) {
+        self.area.unassign(idx, put_turn);
+    }
+
+    fn reclaim(&self, idx: usize, put_turn: u32) {
+        self.area.reclaim(idx, put_turn);
+    }
 }
 
 impl<T> SegSlots<T> {
@@ -1694,11 +2113,14 @@ impl ByteSlots {
         stride: usize,
         value_offset: usize,
         size: usize,
+        pool: Option<PoolGeometry>,
     ) -> Self {
         ByteSlots {
             // SAFETY:
             // - the caller's contract is SlotArea's, for `size`-byte elements.
-            area: unsafe { SlotArea::new(base, cap, stride, value_offset) },
+            area: unsafe {
+                SlotArea::new(base, cap, stride, value_offset, pool.map(|g| (g, size)))
+            },
             size,
         }
     }
@@ -1730,6 +2152,24 @@ impl Slots for ByteSlots {
         // - as in `write`: `n` <= size bytes inside the slot we hold, copied out into
         //   caller memory (any bytes are a valid element: plain data).
         unsafe { crate::segment::copy_in(self.area.value(idx), &mut out[..n]) }
+    }
+
+    #[inline(always)]
+    fn pooled(&self) -> bool {
+        self.area.pooled()
+    }
+
+    unsafe fn assign(&self, idx: usize, hot: bool) -> bool {
+        // SAFETY: our caller's contract is the area's.
+        unsafe { self.area.assign(idx, hot) }
+    }
+
+    fn unassign(&self, idx: usize, put_turn: u32) {
+        self.area.unassign(idx, put_turn);
+    }
+
+    fn reclaim(&self, idx: usize, put_turn: u32) {
+        self.area.reclaim(idx, put_turn);
     }
 }
 

@@ -12,7 +12,11 @@
  *   interop barrier <name> <rounds>      pass a barrier `rounds` times, print each index
  *   interop rlock_die_holding <rlock>    lock an RLock twice, say so, wait to be killed
  *   interop queue_produce <queue> <n>    put points (i, -i) for i in 0..n into a Queue<point>
- *   interop queue_consume <queue> <n>    get n points, check they are (i, -i) in order */
+ *   interop queue_consume <queue> <n>    get n points, check they are (i, -i) in order
+ *   interop frames_produce <queue> <n>   put n 64 KiB frames (a pooled queue): even ones
+ *                                        with shmkit_queue_put, odd ones written in place
+ *   interop frames_consume <queue> <n>   take n frames, even ones with shmkit_queue_get,
+ *                                        odd ones read in place, and check every byte */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +31,16 @@ struct point {
 };
 
 static const shmkit_type point_type = SHMKIT_TYPE(struct point, "point");
+
+/* 64 KiB: a pooled queue's element (its messages live in a buffer pool). */
+struct frame {
+    uint64_t seq;
+    uint8_t bytes[65528];
+};
+
+static const shmkit_type frame_type = SHMKIT_TYPE(struct frame, "pool-frame");
+
+static uint8_t frame_pattern(uint64_t seq) { return (uint8_t)((seq * 31) % 251); }
 static const shmkit_type f64_type = SHMKIT_TYPE(double, "f64");
 static const shmkit_type i64_type = SHMKIT_TYPE(int64_t, "i64");
 
@@ -206,6 +220,64 @@ static int queue_produce(const char *name, long n) {
     return 0;
 }
 
+static int frames_produce(const char *name, long n) {
+    shmkit_queue *q = NULL;
+    struct frame *f = malloc(sizeof *f);
+    long i;
+    if (!f) return 5;
+    TRY(shmkit_queue_open(name, &frame_type, &q));
+    for (i = 0; i < n; i++) {
+        struct frame *dst = f;
+        shmkit_queue_slot slot;
+        if (i % 2) {
+            TRY(shmkit_queue_reserve(q, -1, &slot));
+            dst = slot.data;
+        }
+        dst->seq = (uint64_t)i;
+        memset(dst->bytes, frame_pattern((uint64_t)i), sizeof dst->bytes);
+        if (i % 2)
+            TRY(shmkit_queue_commit(q, &slot));
+        else
+            TRY(shmkit_queue_put(q, f, -1));
+    }
+    TRY(shmkit_queue_close(&q));
+    free(f);
+    return 0;
+}
+
+static int frames_consume(const char *name, long n) {
+    shmkit_queue *q = NULL;
+    struct frame *f = malloc(sizeof *f);
+    long i;
+    size_t k;
+    if (!f) return 5;
+    TRY(shmkit_queue_open(name, &frame_type, &q));
+    for (i = 0; i < n; i++) {
+        const struct frame *src = f;
+        shmkit_queue_slot slot;
+        if (i % 2) {
+            TRY(shmkit_queue_get_ref(q, 30LL * 1000 * 1000 * 1000, &slot));
+            src = slot.data;
+        } else {
+            TRY(shmkit_queue_get(q, f, 30LL * 1000 * 1000 * 1000));
+        }
+        if (src->seq != (uint64_t)i) {
+            fprintf(stderr, "frame %ld has seq %llu\n", i, (unsigned long long)src->seq);
+            return 8;
+        }
+        for (k = 0; k < sizeof src->bytes; k++)
+            if (src->bytes[k] != frame_pattern((uint64_t)i)) {
+                fprintf(stderr, "frame %ld byte %zu is %u\n", i, k, src->bytes[k]);
+                return 9;
+            }
+        if (i % 2) TRY(shmkit_queue_release(q, &slot));
+    }
+    TRY(shmkit_queue_close(&q));
+    free(f);
+    say("verified");
+    return 0;
+}
+
 static int queue_consume(const char *name, long n) {
     shmkit_queue *q = NULL;
     long i;
@@ -266,6 +338,10 @@ int main(int argc, char **argv) {
         return queue_produce(argv[2], strtol(argv[3], NULL, 10));
     if (!strcmp(role, "queue_consume") && argc == 4)
         return queue_consume(argv[2], strtol(argv[3], NULL, 10));
+    if (!strcmp(role, "frames_produce") && argc == 4)
+        return frames_produce(argv[2], strtol(argv[3], NULL, 10));
+    if (!strcmp(role, "frames_consume") && argc == 4)
+        return frames_consume(argv[2], strtol(argv[3], NULL, 10));
     fprintf(stderr, "usage: see the comment at the top of interop.c\n");
     return 64;
 }
