@@ -14,6 +14,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use common::{PoolFrame, frame_pattern};
 use shmkit::zerocopy::{FromBytes, IntoBytes};
 
 use shmkit::{
@@ -355,19 +356,6 @@ fn c_producer_rust_consumer_through_a_queue_of_points() {
     assert!(q.is_empty());
 }
 
-/// 64 KiB: a pooled queue's element (tests/c/interop.c has the same `struct frame`).
-#[shmkit::shareable(name = "pool-frame")]
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct Frame {
-    seq: u64,
-    bytes: [u8; 65528],
-}
-
-fn frame_pattern(seq: u64) -> u8 {
-    (seq.wrapping_mul(31) % 251) as u8
-}
-
 const FRAMES: u64 = 300;
 
 /// A pooled queue (its messages live in a buffer pool) between C and Rust, both ways,
@@ -376,13 +364,13 @@ const FRAMES: u64 = 300;
 #[test]
 fn c_and_rust_share_a_pooled_queue_of_64_kib_frames() {
     let name = common::unique_name("interop-frames-cr");
-    let q = Queue::<Frame>::create(&name, 3).unwrap();
+    let q = Queue::<PoolFrame>::create(&name, 3).unwrap();
     assert_ne!(q.segment().info().params[3], 0, "pooled");
     let producer = c_process(&["frames_produce", &name, &FRAMES.to_string()])
         .spawn()
         .expect("start the C producer");
-    let mut words = vec![0u64; std::mem::size_of::<Frame>() / 8];
-    let out = Frame::mut_from_bytes(words.as_mut_bytes()).unwrap();
+    let mut words = vec![0u64; std::mem::size_of::<PoolFrame>() / 8];
+    let out = PoolFrame::mut_from_bytes(words.as_mut_bytes()).unwrap();
     for seq in 0..FRAMES {
         let ok = if seq % 3 == 0 {
             let g = q
@@ -399,7 +387,7 @@ fn c_and_rust_share_a_pooled_queue_of_64_kib_frames() {
     common::wait_ok(producer, LIMIT);
 
     let name = common::unique_name("interop-frames-rc");
-    let q = Queue::<Frame>::create(&name, 3).unwrap();
+    let q = Queue::<PoolFrame>::create(&name, 3).unwrap();
     let consumer = c_process(&["frames_consume", &name, &FRAMES.to_string()])
         .spawn()
         .expect("start the C consumer");

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -18,14 +17,6 @@ const WORDS: u64 = 256 + 128;
 const DICT_DATA: u64 = 512;
 /// A list's data area: round_up(256 + 192, 64).
 const LIST_DATA: u64 = 448;
-
-fn scribble(name: &str, at: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(format!("/dev/shm/shmkit.{name}"))
-        .unwrap();
-    f.write_all_at(bytes, at).unwrap();
-}
 
 fn clean<T: std::fmt::Debug>(r: Result<T, Error>) {
     if let Err(e) = r {
@@ -93,15 +84,15 @@ proptest! {
         d.insert("a", "1").unwrap();
         d.insert("bb", "22").unwrap();
         if random_all {
-            scribble(&name, DICT_DATA, &noise);
+            common::scribble(&name, DICT_DATA, &noise);
         } else {
             let mut words = vec![active];
             words.extend(&counters);
             let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
-            scribble(&name, WORDS, &bytes);
+            common::scribble(&name, WORDS, &bytes);
             let s: Vec<u8> = slots.iter().flat_map(|w| w.to_ne_bytes()).collect();
-            scribble(&name, DICT_DATA, &s[..64]);
-            scribble(&name, DICT_DATA + 248, &s[64..]);
+            common::scribble(&name, DICT_DATA, &s[..64]);
+            common::scribble(&name, DICT_DATA + 248, &s[64..]);
             let mut a = arena.clone();
             for (i, (k, v)) in lens.iter().enumerate() {
                 // Record headers at a few plausible offsets.
@@ -109,8 +100,8 @@ proptest! {
                 a[at..at + 4].copy_from_slice(&k.to_ne_bytes());
                 a[at + 4..at + 8].copy_from_slice(&v.to_ne_bytes());
             }
-            scribble(&name, DICT_DATA + 64, &a);
-            scribble(&name, DICT_DATA + 248 + 64, &a);
+            common::scribble(&name, DICT_DATA + 64, &a);
+            common::scribble(&name, DICT_DATA + 248 + 64, &a);
         }
         exercise(&d);
         match d.recover() {
@@ -139,9 +130,9 @@ proptest! {
         let name = common::unique_name("dict-hostile-typed");
         let d = Dict::<u32, u64>::create(&name, 4).unwrap();
         d.insert(1, 2).unwrap();
-        scribble(&name, DICT_DATA, &noise);
+        common::scribble(&name, DICT_DATA, &noise);
         let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
-        scribble(&name, WORDS + 8, &bytes[..40]);
+        common::scribble(&name, WORDS + 8, &bytes[..40]);
         clean(d.insert(3, 4));
         clean(d.get(&1));
         clean(d.remove(&1));
@@ -153,12 +144,12 @@ proptest! {
         let lname = common::unique_name("list-hostile");
         let l = List::<u64>::create(&lname, 8).unwrap();
         l.push(1).unwrap();
-        scribble(&lname, LIST_DATA, &noise[..8 * 17]);
+        common::scribble(&lname, LIST_DATA, &noise[..8 * 17]);
         // state (len << 1 | side) and journal: random, or almost right.
-        scribble(&lname, 256 + 128, &bytes[..16]);
+        common::scribble(&lname, 256 + 128, &bytes[..16]);
         if small % 2 == 0 {
-            scribble(&lname, 256 + 128, &(small << 1).to_ne_bytes());
-            scribble(&lname, 256 + 136, &small.to_ne_bytes());
+            common::scribble(&lname, 256 + 128, &(small << 1).to_ne_bytes());
+            common::scribble(&lname, 256 + 136, &small.to_ne_bytes());
         }
         clean(l.len());
         clean(l.get(0));

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -16,14 +15,6 @@ const CONTROL: u64 = 256;
 const RING: u64 = 576;
 /// The header's `params` field.
 const PARAMS: u64 = 112;
-
-fn scribble(name: &str, at: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(format!("/dev/shm/shmkit.{name}"))
-        .unwrap();
-    f.write_all_at(bytes, at).unwrap();
-}
 
 fn clean(r: Result<impl Sized, Error>) {
     match r {
@@ -80,16 +71,16 @@ proptest! {
         q.put_bytes(b"some message").unwrap();
         let ring_len = q.capacity_bytes();
         // Everything after the mutex, and the ring.
-        scribble(&name, CONTROL + 128, &control);
-        scribble(&name, RING, &ring[..ring_len]);
+        common::scribble(&name, CONTROL + 128, &control);
+        common::scribble(&name, RING, &ring[..ring_len]);
         exercise(&q);
         // Positions and a record length that look almost right; not closed.
-        scribble(&name, CONTROL + 128, &head.to_ne_bytes());
-        scribble(&name, CONTROL + 136, &head.wrapping_add(used).to_ne_bytes());
-        scribble(&name, CONTROL + 152, &[0; 4]);
+        common::scribble(&name, CONTROL + 128, &head.to_ne_bytes());
+        common::scribble(&name, CONTROL + 136, &head.wrapping_add(used).to_ne_bytes());
+        common::scribble(&name, CONTROL + 152, &[0; 4]);
         let at = (head % ring_len as u64) as usize;
         for (i, b) in len.to_ne_bytes().iter().enumerate() {
-            scribble(&name, RING + ((at + i) % ring_len) as u64, &[*b]);
+            common::scribble(&name, RING + ((at + i) % ring_len) as u64, &[*b]);
         }
         exercise(&q);
     }
@@ -105,7 +96,7 @@ proptest! {
         let mixed: Vec<u8> = (0..4)
             .flat_map(|i| if keep[i] { original[i] } else { params[i] }.to_ne_bytes())
             .collect();
-        scribble(&name, PARAMS, &mixed);
+        common::scribble(&name, PARAMS, &mixed);
         match MessageQueue::open(&name) {
             Ok(other) => {
                 prop_assert!(other.max_message() <= other.capacity_bytes());
@@ -122,9 +113,9 @@ fn a_record_longer_than_the_maximum_is_corrupt_not_a_huge_allocation() {
     let name = common::unique_name("mq-hostile-len");
     let q = MessageQueue::create(&name, 64, 32).unwrap();
     q.put_bytes(b"x").unwrap();
-    scribble(&name, RING, &(u64::MAX - 3).to_ne_bytes());
+    common::scribble(&name, RING, &(u64::MAX - 3).to_ne_bytes());
     assert!(matches!(q.try_get_bytes(), Err(Error::Corrupt { .. })));
     // Messages stay where they are: fixing the length makes the queue work again.
-    scribble(&name, RING, &1u64.to_ne_bytes());
+    common::scribble(&name, RING, &1u64.to_ne_bytes());
     assert_eq!(q.try_get_bytes().unwrap(), b"x");
 }

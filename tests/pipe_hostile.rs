@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::os::unix::fs::FileExt;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -16,14 +15,6 @@ use shmkit::{Error, Pipe, PipeEnd};
 const CONTROL: u64 = 256;
 const RINGS: u64 = 640;
 const PARAMS: u64 = 112;
-
-fn scribble(name: &str, at: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(format!("/dev/shm/shmkit.{name}"))
-        .unwrap();
-    f.write_all_at(bytes, at).unwrap();
-}
 
 fn clean<T>(r: Result<T, Error>) {
     match r {
@@ -66,8 +57,8 @@ fn exercise(name: &str, a: &PipeEnd, b: &PipeEnd) {
             done.send(()).unwrap();
         });
         std::thread::sleep(Duration::from_millis(5));
-        scribble(name, CONTROL + 4, &1u32.to_ne_bytes());
-        scribble(name, CONTROL + 64 + 4, &1u32.to_ne_bytes());
+        common::scribble(name, CONTROL + 4, &1u32.to_ne_bytes());
+        common::scribble(name, CONTROL + 64 + 4, &1u32.to_ne_bytes());
         finished
             .recv_timeout(Duration::from_secs(5))
             .expect("operations ended once both ends were closed");
@@ -91,29 +82,29 @@ proptest! {
         let b = Pipe::open(&name).unwrap();
         a.send_bytes(b"hello").unwrap();
         let ring = a.capacity_bytes();
-        scribble(&name, CONTROL, &control);
+        common::scribble(&name, CONTROL, &control);
         // Keep the ends usable (owned by this process, open), the peer's pid hostile.
-        scribble(&name, CONTROL, &std::process::id().to_ne_bytes());
-        scribble(&name, CONTROL + 4, &0u32.to_ne_bytes());
-        scribble(&name, CONTROL + 64, &std::process::id().to_ne_bytes());
-        scribble(&name, CONTROL + 68, &0u32.to_ne_bytes());
-        scribble(&name, RINGS, &rings[..2 * ring]);
+        common::scribble(&name, CONTROL, &std::process::id().to_ne_bytes());
+        common::scribble(&name, CONTROL + 4, &0u32.to_ne_bytes());
+        common::scribble(&name, CONTROL + 64, &std::process::id().to_ne_bytes());
+        common::scribble(&name, CONTROL + 68, &0u32.to_ne_bytes());
+        common::scribble(&name, RINGS, &rings[..2 * ring]);
         exercise(&name, &a, &b);
 
         // Positions and a frame length that look almost right, B's pid hostile.
         let a = Pipe::create(&common::unique_name("pipe-hostile2"), true, cap).unwrap();
         let name = a.segment().name().unwrap().to_string();
         let b = Pipe::open(&name).unwrap();
-        scribble(&name, CONTROL + 64, &peer_pid.to_ne_bytes());
+        common::scribble(&name, CONTROL + 64, &peer_pid.to_ne_bytes());
         for (i, p) in positions.iter().enumerate() {
             // tail0, head0, tail1, head1
-            scribble(&name, CONTROL + 128 + 64 * i as u64, &p.to_ne_bytes());
+            common::scribble(&name, CONTROL + 128 + 64 * i as u64, &p.to_ne_bytes());
         }
         for dir in 0..2u64 {
             let at = positions[2 * dir as usize + 1] % ring as u64;
             for (i, byte) in len.to_ne_bytes().iter().enumerate() {
                 let off = (at + i as u64) % ring as u64;
-                scribble(&name, RINGS + dir * ring as u64 + off, &[*byte]);
+                common::scribble(&name, RINGS + dir * ring as u64 + off, &[*byte]);
             }
         }
         exercise(&name, &a, &b);
@@ -130,7 +121,7 @@ proptest! {
         let mixed: Vec<u8> = (0..4)
             .flat_map(|i| if keep[i] { original[i] } else { params[i] }.to_ne_bytes())
             .collect();
-        scribble(&name, PARAMS, &mixed);
+        common::scribble(&name, PARAMS, &mixed);
         match Pipe::open(&name) {
             Ok(b) => {
                 prop_assert!(b.capacity_bytes() > 0);
@@ -149,11 +140,11 @@ fn a_frame_claiming_a_terabyte_is_corrupt_not_an_allocation() {
     let b = Pipe::open(&name).unwrap();
     b.send_bytes(b"x").unwrap();
     // B→A is stream 1, whose ring is the second 64 bytes.
-    scribble(&name, RINGS + 64, &u64::MAX.to_ne_bytes());
+    common::scribble(&name, RINGS + 64, &u64::MAX.to_ne_bytes());
     assert!(matches!(a.recv_bytes(), Err(Error::Corrupt { .. })));
     // A large but legal claim waits for bytes that never come (no allocation of it),
     // until the sender closes.
-    scribble(&name, RINGS + 64, &(1u64 << 39).to_ne_bytes());
+    common::scribble(&name, RINGS + 64, &(1u64 << 39).to_ne_bytes());
     drop(b);
     assert!(matches!(a.recv_bytes(), Err(Error::Eof)));
 }

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
@@ -14,14 +13,6 @@ use shmkit::Queue;
 /// control at 256, 320 bytes; data at round_up(576, 64) = 576; 16-byte slots.
 const CONTROL: u64 = 256;
 const DATA: u64 = 576;
-
-fn scribble(name: &str, at: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(format!("/dev/shm/shmkit.{name}"))
-        .unwrap();
-    f.write_all_at(bytes, at).unwrap();
-}
 
 fn exercise(q: &Queue<u64>) {
     let t = Duration::from_millis(3);
@@ -76,16 +67,16 @@ proptest! {
     ) {
         let name = common::unique_name("q-hostile");
         let q = Queue::<u64>::create(&name, cap).unwrap();
-        scribble(&name, CONTROL, &control);
-        scribble(&name, DATA, &slots[..16 * cap]);
+        common::scribble(&name, CONTROL, &control);
+        common::scribble(&name, DATA, &slots[..16 * cap]);
         exercise(&q);
-        scribble(&name, CONTROL, &tail.to_ne_bytes());
-        scribble(&name, CONTROL + 64, &head.to_ne_bytes());
+        common::scribble(&name, CONTROL, &tail.to_ne_bytes());
+        common::scribble(&name, CONTROL + 64, &head.to_ne_bytes());
         // Not closed, so that the waits really run.
-        scribble(&name, CONTROL + 256, &[0; 4]);
+        common::scribble(&name, CONTROL + 256, &[0; 4]);
         for (i, turn) in stamp_turns.iter().take(cap).enumerate() {
             let stamp = (u64::from(*turn) << 32) | u64::from(stamp_owner);
-            scribble(&name, DATA + 16 * i as u64, &stamp.to_ne_bytes());
+            common::scribble(&name, DATA + 16 * i as u64, &stamp.to_ne_bytes());
         }
         exercise(&q);
     }
@@ -130,8 +121,8 @@ fn hints_moved_back_by_a_racing_store_cost_a_walk_not_a_message() {
     assert_eq!(q.try_get().unwrap(), 0);
     assert_eq!(q.try_get().unwrap(), 1);
     // tail 5 -> 1 and head 2 -> 0 (lap 0; every position below them was claimed).
-    scribble(&name, CONTROL, &1u64.to_ne_bytes());
-    scribble(&name, CONTROL + 64, &0u64.to_ne_bytes());
+    common::scribble(&name, CONTROL, &1u64.to_ne_bytes());
+    common::scribble(&name, CONTROL + 64, &0u64.to_ne_bytes());
     for i in 5..10 {
         q.try_put(i).unwrap();
     }
@@ -141,8 +132,8 @@ fn hints_moved_back_by_a_racing_store_cost_a_walk_not_a_message() {
     );
     assert_eq!(q.len(), 8);
     // Both hints back again, now a lap behind what their slots show.
-    scribble(&name, CONTROL, &0u64.to_ne_bytes());
-    scribble(&name, CONTROL + 64, &0u64.to_ne_bytes());
+    common::scribble(&name, CONTROL, &0u64.to_ne_bytes());
+    common::scribble(&name, CONTROL + 64, &0u64.to_ne_bytes());
     let got: Vec<u64> = std::iter::from_fn(|| q.try_get().ok()).collect();
     assert_eq!(got, (2..10).collect::<Vec<_>>());
     assert!(q.is_empty());

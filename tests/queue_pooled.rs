@@ -7,23 +7,14 @@
 
 mod common;
 
-use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
+use common::{PoolFrame as Frame, frame_pattern};
 use proptest::prelude::*;
 use shmkit::zerocopy::{FromBytes, IntoBytes};
 use shmkit::{GetError, Queue, Value};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// 64 KiB: the smallest pooled element.
-#[shmkit::shareable(name = "pool-frame")]
-#[derive(Clone, Copy)]
-#[repr(C)]
-struct Frame {
-    seq: u64,
-    bytes: [u8; 65528],
-}
 
 /// 8 KiB: below the threshold, kept in the slots as before.
 #[shmkit::shareable(name = "pool-small")]
@@ -34,22 +25,21 @@ struct Small {
     bytes: [u8; 8184],
 }
 
-fn pattern(seq: u64) -> u8 {
-    (seq.wrapping_mul(31) % 251) as u8
-}
-
 /// A frame on the heap (a `Frame` is 64 KiB: not for the test threads' stacks).
 fn frame(seq: u64) -> Box<Frame> {
     let mut words = vec![0u64; std::mem::size_of::<Frame>() / 8];
     let f = Frame::mut_from_bytes(words.as_mut_bytes()).unwrap();
     f.seq = seq;
-    f.bytes.fill(pattern(seq));
+    f.bytes.fill(frame_pattern(seq));
     Box::new(*f)
 }
 
 fn check(f: &Frame, seq: u64) {
     assert_eq!(f.seq, seq);
-    assert!(f.bytes.iter().all(|&b| b == pattern(seq)), "frame {seq}");
+    assert!(
+        f.bytes.iter().all(|&b| b == frame_pattern(seq)),
+        "frame {seq}"
+    );
 }
 
 #[test]
@@ -97,7 +87,7 @@ fn every_form_round_trips_across_laps() {
         // reserve / commit, get_ref; and an aborted reservation gives its buffer back.
         let mut slot = q.reserve().unwrap();
         slot.seq = seq;
-        slot.bytes.fill(pattern(seq));
+        slot.bytes.fill(frame_pattern(seq));
         slot.commit();
         q.reserve().unwrap().abort();
         check(&q.get_ref().unwrap(), seq);
@@ -243,14 +233,6 @@ fn a_consumer_killed_reading_in_place_gives_its_buffer_back() {
 const DATA: u64 = 576;
 const STRIDE: u64 = 65600;
 
-fn scribble(name: &str, at: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(format!("/dev/shm/shmkit.{name}"))
-        .unwrap();
-    f.write_all_at(bytes, at).unwrap();
-}
-
 fn exercise(q: &Queue<Frame>) {
     let t = Duration::from_millis(3);
     let start = Instant::now();
@@ -296,9 +278,9 @@ proptest! {
         for seq in 0..messages.min(cap as u64) {
             q.put_ref(&frame(seq)).unwrap();
         }
-        scribble(&name, DATA, &slots[..64 * cap]);
+        common::scribble(&name, DATA, &slots[..64 * cap]);
         for (b, w) in owners[..cap].iter().enumerate() {
-            scribble(&name, DATA + 64 * cap as u64 + STRIDE * b as u64, &w.to_ne_bytes());
+            common::scribble(&name, DATA + 64 * cap as u64 + STRIDE * b as u64, &w.to_ne_bytes());
         }
         exercise(&q);
         // Only the index words (offset 8 of each slot), this time with the stamps kept.
@@ -308,7 +290,7 @@ proptest! {
             q2.put_ref(&frame(seq)).unwrap();
         }
         for i in 0..cap {
-            scribble(&name2, DATA + 64 * i as u64 + 8, &slots[4 * i..4 * i + 4]);
+            common::scribble(&name2, DATA + 64 * i as u64 + 8, &slots[4 * i..4 * i + 4]);
         }
         exercise(&q2);
     }

@@ -260,10 +260,15 @@ pub(crate) trait Slots: Send + Sync {
     /// - the caller holds the slot: its stamp names this process, with an odd turn.
     /// - `out` is a valid destination (for bytes: exactly the element's size).
     unsafe fn read(&self, idx: usize, out: &mut Self::Out);
+    /// The segment area behind these slots (`None`: heap slots, never pooled).
+    fn area(&self) -> Option<&SlotArea> {
+        None
+    }
     /// Whether messages live in a buffer pool behind the slots (a pooled queue, see
     /// [`Pool`]); the other methods below then matter.
+    #[inline(always)]
     fn pooled(&self) -> bool {
-        false
+        self.area().is_some_and(SlotArea::pooled)
     }
     /// Gives the claimed slot `idx` a buffer before it is written (by a put or a
     /// reservation); `hot`: worth waiting briefly for the buffer this handle wrote
@@ -273,19 +278,26 @@ pub(crate) trait Slots: Send + Sync {
     /// - `idx` is below the capacity.
     /// - the caller holds the slot: its stamp names this process, with an even turn.
     unsafe fn assign(&self, idx: usize, hot: bool) -> bool {
-        let _ = (idx, hot);
-        true
+        match self.area() {
+            // SAFETY: our caller's contract is the area's.
+            Some(a) => unsafe { a.assign(idx, hot) },
+            None => true,
+        }
     }
     /// Hands back the buffer of slot `idx`, claimed with the producers' turn
     /// `put_turn` (after a get, on an abort or a release). Only a buffer that slot's
     /// claim owns is freed: any values are safe.
     fn unassign(&self, idx: usize, put_turn: u32) {
-        let _ = (idx, put_turn);
+        if let Some(a) = self.area() {
+            a.unassign(idx, put_turn);
+        }
     }
     /// As [`Slots::unassign`], for a slot whose holder died: finds its buffer by its
     /// owner word (a producer may have died before recording the buffer in the slot).
     fn reclaim(&self, idx: usize, put_turn: u32) {
-        let _ = (idx, put_turn);
+        if let Some(a) = self.area() {
+            a.reclaim(idx, put_turn);
+        }
     }
 }
 
@@ -2071,21 +2083,8 @@ impl<T: Copy + Send + Sync> Slots for SegSlots<T> {
     }
 
     #[inline(always)]
-    fn pooled(&self) -> bool {
-        self.area.pooled()
-    }
-
-    unsafe fn assign(&self, idx: usize, hot: bool) -> bool {
-        // SAFETY: our caller's contract is the area's.
-        unsafe { self.area.assign(idx, hot) }
-    }
-
-    fn unassign(&self, idx: usize, put_turn: u32) {
-        self.area.unassign(idx, put_turn);
-    }
-
-    fn reclaim(&self, idx: usize, put_turn: u32) {
-        self.area.reclaim(idx, put_turn);
+    fn area(&self) -> Option<&SlotArea> {
+        Some(&self.area)
     }
 }
 
@@ -2155,21 +2154,8 @@ impl Slots for ByteSlots {
     }
 
     #[inline(always)]
-    fn pooled(&self) -> bool {
-        self.area.pooled()
-    }
-
-    unsafe fn assign(&self, idx: usize, hot: bool) -> bool {
-        // SAFETY: our caller's contract is the area's.
-        unsafe { self.area.assign(idx, hot) }
-    }
-
-    fn unassign(&self, idx: usize, put_turn: u32) {
-        self.area.unassign(idx, put_turn);
-    }
-
-    fn reclaim(&self, idx: usize, put_turn: u32) {
-        self.area.reclaim(idx, put_turn);
+    fn area(&self) -> Option<&SlotArea> {
+        Some(&self.area)
     }
 }
 

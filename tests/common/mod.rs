@@ -124,6 +124,17 @@ pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Writes `bytes` at offset `at` of the segment `name`'s file, as a hostile process
+/// could (the hostile-input tests).
+pub fn scribble(name: &str, at: u64, bytes: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm/shmkit.{name}"))
+        .unwrap();
+    f.write_all_at(bytes, at).unwrap();
+}
+
 /// Entries in /dev/shm made by this test process (names containing `-<pid>-`).
 pub fn leftovers() -> Vec<String> {
     let tag = format!("-{}-", std::process::id());
@@ -135,4 +146,19 @@ pub fn leftovers() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// 64 KiB: the smallest element of a pooled queue (docs/FORMAT.md); tests/c/interop.c
+/// has the same `struct frame`.
+#[shmkit::shareable(name = "pool-frame")]
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct PoolFrame {
+    pub seq: u64,
+    pub bytes: [u8; 65528],
+}
+
+/// The byte every byte of frame `seq` holds in the pooled-queue tests.
+pub fn frame_pattern(seq: u64) -> u8 {
+    (seq.wrapping_mul(31) % 251) as u8
 }
