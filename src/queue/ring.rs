@@ -1651,10 +1651,9 @@ pub(crate) struct SlotArea {
 //
 // Each buffer starts with an owner word (in the cache line where the element starts,
 // so a message whose first bytes are all that is read or written moves no extra line):
-// 0 when free, else the claim that holds it (the
-// producers' turn and the slot index). A producer takes a buffer by compare-and-swap
-// from 0 to its claim, then records the buffer's index in its slot, then publishes the
-// slot; a consumer copies out (or reads in place), then frees the buffer by
+// 0 when free, else the claim that holds it (the producers' turn and the slot index).
+// A producer takes a buffer by compare-and-swap from 0 to its claim, then records the
+// buffer's index in its slot, then publishes the slot; a consumer copies out (or reads in place), then frees the buffer by
 // compare-and-swap from that claim back to 0, then releases the slot. So a slot in use
 // owns at most one buffer, and a producer that just claimed a slot always finds a free
 // one (there are as many buffers as slots). Whoever repairs the slot of a dead holder
