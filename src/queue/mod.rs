@@ -305,7 +305,12 @@ impl QueueSnapshot {
 /// of `ring::POOL_MIN_ELEM` bytes or more, docs/FORMAT.md) `[64, 8, one_lap, buffer
 /// stride]`.
 fn params_for(desc: &TypeDesc, capacity: u64) -> Option<[u64; 4]> {
-    if desc.size >= ring::POOL_MIN_ELEM {
+    params_for_elem(desc.size, desc.align, capacity)
+}
+
+/// [`params_for`] from the element's size and alignment alone.
+fn params_for_elem(size: usize, align: usize, capacity: u64) -> Option<[u64; 4]> {
+    if size >= ring::POOL_MIN_ELEM {
         if capacity > ring::POOLED_MAX_CAPACITY {
             return None;
         }
@@ -313,13 +318,13 @@ fn params_for(desc: &TypeDesc, capacity: u64) -> Option<[u64; 4]> {
             ring::POOLED_SLOT as u64,
             ring::POOLED_INDEX_OFFSET as u64,
             ring::one_lap(capacity),
-            ring::pool_stride(desc.size, desc.align)? as u64,
+            ring::pool_stride(size, align)? as u64,
         ]);
     }
-    let stride = ring::slot_stride(desc.size, desc.align)?;
+    let stride = ring::slot_stride(size, align)?;
     Some([
         stride as u64,
-        ring::value_offset(desc.align) as u64,
+        ring::value_offset(align) as u64,
         ring::one_lap(capacity),
         0,
     ])
@@ -418,26 +423,16 @@ fn pooled_geometry(
     desc: Option<&TypeDesc>,
 ) -> std::result::Result<(u64, usize), String> {
     let cap = info.capacity;
-    let (size, align) = (info.elem_size, info.elem_align);
-    let own = usize::try_from(size)
+    let align = info.elem_align;
+    // The header's own element (its alignment is a validated power of two) must give
+    // these parameters, and so must `desc`'s: an element below the pooling size gives
+    // a zero buffer stride, which these parameters do not have.
+    let own = usize::try_from(info.elem_size)
         .ok()
         .zip(usize::try_from(align).ok())
-        .and_then(|(s, a)| {
-            params_for(
-                &TypeDesc {
-                    name: "",
-                    size: s,
-                    align: a,
-                },
-                cap,
-            )
-        });
-    let expected = match desc {
-        Some(d) => params_for(d, cap),
-        None => own,
-    };
-    let pooled = align.is_power_of_two() && size as usize >= ring::POOL_MIN_ELEM;
-    if !pooled || expected != Some(info.params) || own != Some(info.params) {
+        .and_then(|(size, align)| params_for_elem(size, align, cap));
+    let expected = desc.map_or(own, |d| params_for(d, cap));
+    if expected != Some(info.params) || own != Some(info.params) {
         let [stride, offset, lap, buffers] = info.params;
         return Err(format!(
             "pooled queue parameters [slot stride {stride}, index offset {offset}, one_lap {lap}, buffer stride {buffers}] do not fit {cap} elements of {}",

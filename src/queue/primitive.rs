@@ -152,18 +152,18 @@ pub(crate) fn pid() -> u32 {
 // pays for a cache-line transfer on every message. The barrier is therefore
 // asymmetric (the kernel's `membarrier`, as userspace RCU uses it) once a handle
 // streams (ring.rs, "Sleeping"): the fast side (every put and get) has only a compiler
-// barrier, and the slow side (a process about to sleep, which enters the kernel anyway)
-// asks the kernel to run a full barrier on every CPU that runs a process registered
-// for it. Whichever way the two sides' instructions
-// interleave, the kernel's barrier on the fast side's CPU then falls after its write or
-// before its read, and the membarrier's own barriers order the sleeper's write and
-// read: one of the two sees the other's write.
+// barrier, and the slow side (a process about to sleep, which enters the kernel
+// anyway) asks the kernel to run a full barrier on every CPU that runs a process
+// registered for it. Whichever way the two sides' instructions interleave, the
+// kernel's barrier on the fast side's CPU then falls after its write or before its
+// read, and the membarrier's own barriers order the sleeper's write and read: one of
+// the two sees the other's write.
 //
 // A handle uses the light barrier only once its process is registered (a failed
-// registration, or a forked child that has not registered yet, keeps the fence). A sleeper whose
-// membarrier the kernel refuses cannot make registered processes' writes visible in
-// time; it then sleeps in short slices (see ring.rs), so a missed wake-up costs it
-// about a millisecond.
+// registration, or a forked child that has not registered yet, keeps the fence). A
+// sleeper whose membarrier the kernel refuses cannot make registered processes' writes
+// visible in time; it then sleeps in short slices (see ring.rs), so a missed wake-up
+// costs it about a millisecond.
 
 /// The process whose membarrier registration is recorded (its pid shifted left by one,
 /// plus 1 if the kernel accepted): a forked child has another pid, and registers anew.
@@ -171,8 +171,8 @@ pub(crate) fn pid() -> u32 {
 static LIGHT_BARRIER: AtomicU64 = AtomicU64::new(0);
 
 /// Registers this process (once per pid) so that its fast paths may use
-/// [`light_barrier`]; returns whether they may. Called when a ring is opened, so the
-/// system call does not land on the first put.
+/// [`light_barrier`]; returns whether they may. Called when a handle is about to stop
+/// fencing (ring.rs, `count_quiet`), so a process that never streams never registers.
 pub(crate) fn prepare_light_barrier() -> bool {
     #[cfg(loom)]
     {
@@ -206,13 +206,11 @@ pub(crate) fn light_barrier() {
     std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
 
-/// The slow side's barrier between its write and its read: a `fence(SeqCst)` here,
-/// then the kernel's barrier on every CPU running a registered process. Returns
-/// `false` if the kernel refused (registered processes' writes may then be missed:
-/// sleep in short slices).
+/// The slow side's barrier between its write and its read, after its own
+/// `fence(SeqCst)` (ring.rs, `sleeper_barrier`): the kernel's barrier on every CPU
+/// running a registered process. Returns `false` if the kernel refused (registered
+/// processes' writes may then be missed: sleep in short slices).
 pub(crate) fn heavy_barrier() -> bool {
-    use std::sync::atomic::Ordering::SeqCst;
-    fence(SeqCst);
     #[cfg(loom)]
     {
         true

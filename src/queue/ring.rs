@@ -584,7 +584,6 @@ impl<S: Slots> Ring<S> {
     /// - `slots` has `cap` slots; `1 <= cap <= 2^32`.
     pub(crate) unsafe fn new(ctl: NonNull<Control>, slots: S, cap: u64, joinable: bool) -> Self {
         let lap = one_lap(cap);
-        primitive::prepare_light_barrier();
         Ring {
             ctl,
             slots,
